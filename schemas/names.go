@@ -1,0 +1,54 @@
+// Package schemas owns ghostwriter's event contract: the JSON Schema files
+// (the source of truth), the Go types that mirror them, the CloudEvents
+// envelope, strict decoding and validation, and the names of subjects,
+// streams, consumers and buckets. It must not know about NATS clients or
+// models; it is the only ghostwriter package the product side may import.
+package schemas
+
+// Event types. The NATS subject of an event equals its type.
+const (
+	TypeTicketCreated = "ticket.created"
+	TypeDraftReady    = "ticket.draft_ready"
+	TypeDraftFailed   = "ticket.draft_failed"
+	TypeCost          = "ai.cost"
+	TypeReplySent     = "ticket.reply_sent"
+)
+
+// JetStream streams, consumers and buckets.
+const (
+	StreamTickets = "TICKETS"
+	StreamCosts   = "AI_COSTS"
+	StreamReplay  = "GHOSTWRITER_REPLAY"
+	StreamDLQ     = "GHOSTWRITER_DLQ"
+	StreamShadow  = "GHOSTWRITER_SHADOW"
+
+	SubjectsTickets = "ticket.>"
+	SubjectsCosts   = "ai.cost"
+	SubjectsReplay  = "ghostwriter.replay.>"
+	SubjectsDLQ     = "ghostwriter.dlq.>"
+	SubjectsShadow  = "ghostwriter.shadow.>"
+
+	// SubjectDLQPrefix is followed by the original subject of a dead letter.
+	SubjectDLQPrefix = "ghostwriter.dlq."
+
+	ConsumerDrafts = "ghostwriter-drafts"
+	ConsumerLedger = "ghostwriter-ledger"
+
+	BucketTasks = "ghostwriter_tasks"
+)
+
+// Headers ghostwriter sets on what it publishes.
+const (
+	HeaderMsgID       = "Nats-Msg-Id"
+	HeaderTraceparent = "traceparent"
+	// HeaderReason names why a message went to the dead-letter stream.
+	HeaderReason = "Ghostwriter-Reason"
+	// HeaderErrorCode is the closed-set code of a dead letter.
+	HeaderErrorCode = "Ghostwriter-Error-Code"
+	// HeaderSourceStream and HeaderSourceSeq locate the original message.
+	HeaderSourceStream  = "Ghostwriter-Source-Stream"
+	HeaderSourceSeq     = "Ghostwriter-Source-Seq"
+	HeaderSourceSubject = "Ghostwriter-Source-Subject"
+	// HeaderSourceEventID names the input event an output answers.
+	HeaderSourceEventID = "Ghostwriter-Source-Event-Id"
+)
