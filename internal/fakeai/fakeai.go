@@ -1,0 +1,369 @@
+// Package fakeai is a fake OpenAI-compatible chat completions server over
+// real HTTP (net/http/httptest), for tests and local development.
+//
+// It owns one loopback httptest server, the queue of scripted replies and
+// the record of requests it received. It speaks only the wire protocol: it
+// must not import ghostwriter's pipeline, schemas or NATS packages, and it
+// never reaches beyond the loopback interface.
+package fakeai
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// DefaultContent is the content of the built-in default reply: a valid JSON
+// object for the "support_draft" schema.
+const DefaultContent = `{"draft":"Thanks for reaching out. We have received your message and will get back to you shortly.","confidence":0.8,"reason":"other","requires_review":false}`
+
+// knownModels are listed by GET /v1/models before any request names one.
+var knownModels = []string{"fakeai", "gpt-4o-mini"}
+
+// Reply scripts one answer to POST /v1/chat/completions.
+//
+// The zero Reply is a 200 with empty content and finish_reason "stop".
+type Reply struct {
+	// Content and Refusal fill the first choice's message. On an error
+	// Status with no Body, a non-empty Content is the error message.
+	Content string
+	Refusal string
+	// FinishReason defaults to "stop".
+	FinishReason string
+	// Status defaults to 200. A Status of 400 or more with no Body sends an
+	// OpenAI-style error object.
+	Status int
+	// Body, when set, is sent as-is instead of any generated body, for raw
+	// error pages or garbage.
+	Body string
+	// Header is added to the response headers.
+	Header http.Header
+	// Delay holds the reply back; it ends early when the client goes away
+	// or the server closes.
+	Delay time.Duration
+	// InputTokens and OutputTokens are reported in usage; zero means a rough
+	// word count of the request and of Content.
+	InputTokens, OutputTokens int
+	// Hang blocks until the client goes away or the server closes.
+	Hang bool
+	// Reset hijacks the connection and closes it with a TCP reset, without
+	// sending a response.
+	Reset bool
+}
+
+// Server is a running fake. All methods are safe for concurrent use.
+type Server struct {
+	srv       *httptest.Server
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu     sync.Mutex
+	queue  []Reply
+	def    func(req openai.ChatCompletionRequest) Reply
+	bodies [][]byte // raw bodies of decoded chat requests, in arrival order
+	calls  int
+	models map[string]struct{}
+	nextID int
+}
+
+// New starts a fake server on a loopback port. Close it when done.
+func New() *Server {
+	s := &Server{
+		done:   make(chan struct{}),
+		models: make(map[string]struct{}),
+	}
+	for _, m := range knownModels {
+		s.models[m] = struct{}{}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
+	mux.HandleFunc("GET /v1/models", s.handleModels)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", "fakeai: no route for "+r.Method+" "+r.URL.Path)
+	})
+	s.srv = httptest.NewServer(mux)
+	return s
+}
+
+// URL returns the base URL ending in /v1, suitable for go-openai's
+// ClientConfig.BaseURL.
+func (s *Server) URL() string { return s.srv.URL + "/v1" }
+
+// Close unblocks hanging and delayed requests by dropping their
+// connections, then shuts the server down and waits for its handlers.
+// It is safe to call more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.srv.Close()
+	})
+}
+
+// Script queues replies; each chat request consumes the next one in order.
+func (s *Server) Script(replies ...Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range replies {
+		r.Header = r.Header.Clone()
+		s.queue = append(s.queue, r)
+	}
+}
+
+// SetDefault sets the function that answers when the script queue is empty.
+// A nil f restores the built-in default, which answers DefaultContent.
+// f may be called concurrently.
+func (s *Server) SetDefault(f func(req openai.ChatCompletionRequest) Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.def = f
+}
+
+// Requests returns deep copies of the chat requests received so far that
+// decoded, in arrival order.
+func (s *Server) Requests() []openai.ChatCompletionRequest {
+	s.mu.Lock()
+	bodies := slices.Clone(s.bodies)
+	s.mu.Unlock()
+	out := make([]openai.ChatCompletionRequest, 0, len(bodies))
+	for _, b := range bodies {
+		var req openai.ChatCompletionRequest
+		// Every stored body decoded once already; decoding again yields a
+		// copy that shares nothing with other callers.
+		_ = json.Unmarshal(b, &req)
+		out = append(out, req)
+	}
+	return out
+}
+
+// Calls returns the number of chat completion requests received, including
+// ones whose body did not decode.
+func (s *Server) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	var req openai.ChatCompletionRequest
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+
+	s.mu.Lock()
+	s.calls++
+	if err != nil {
+		s.mu.Unlock()
+		writeError(w, http.StatusBadRequest, "", "fakeai: cannot decode request body")
+		return
+	}
+	s.bodies = append(s.bodies, body)
+	if req.Model != "" {
+		s.models[req.Model] = struct{}{}
+	}
+	s.nextID++
+	id := s.nextID
+	var reply Reply
+	def := s.def
+	scripted := len(s.queue) > 0
+	if scripted {
+		reply = s.queue[0]
+		s.queue = s.queue[1:]
+	}
+	s.mu.Unlock()
+
+	if !scripted {
+		if def == nil {
+			def = defaultReply
+		}
+		reply = def(req)
+	}
+	s.serve(w, r, id, req, reply)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, id int, req openai.ChatCompletionRequest, reply Reply) {
+	if reply.Delay > 0 {
+		t := time.NewTimer(reply.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			reset(w)
+			return
+		}
+	}
+	if reply.Hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+			reset(w)
+		}
+		return
+	}
+	if reply.Reset {
+		reset(w)
+		return
+	}
+
+	for k, vs := range reply.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	status := reply.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+
+	switch {
+	case reply.Body != "":
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, reply.Body)
+	case status >= http.StatusBadRequest:
+		writeError(w, status, "", reply.Content)
+	default:
+		writeJSON(w, status, completion(id, req, reply))
+	}
+}
+
+func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.models))
+	for m := range s.models {
+		names = append(names, m)
+	}
+	s.mu.Unlock()
+	slices.Sort(names)
+
+	list := openai.ModelsList{Models: make([]openai.Model, 0, len(names))}
+	for _, m := range names {
+		list.Models = append(list.Models, openai.Model{ID: m, Object: "model", OwnedBy: "fakeai", Root: m})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	writeJSON(w, http.StatusOK, struct {
+		Object string `json:"object"`
+		openai.ModelsList
+	}{"list", list})
+}
+
+func defaultReply(openai.ChatCompletionRequest) Reply {
+	return Reply{Content: DefaultContent, FinishReason: string(openai.FinishReasonStop)}
+}
+
+func completion(id int, req openai.ChatCompletionRequest, reply Reply) openai.ChatCompletionResponse {
+	model := req.Model
+	if model == "" {
+		model = knownModels[0]
+	}
+	finish := reply.FinishReason
+	if finish == "" {
+		finish = string(openai.FinishReasonStop)
+	}
+	in, out := reply.InputTokens, reply.OutputTokens
+	if in == 0 {
+		in = requestWords(req)
+	}
+	if out == 0 {
+		out = len(strings.Fields(reply.Content)) + len(strings.Fields(reply.Refusal))
+	}
+	return openai.ChatCompletionResponse{
+		ID:      fmt.Sprintf("chatcmpl-fakeai-%d", id),
+		Object:  "chat.completion",
+		Created: time.Now().Unix(),
+		Model:   model,
+		Choices: []openai.ChatCompletionChoice{{
+			Index: 0,
+			Message: openai.ChatCompletionMessage{
+				Role:    openai.ChatMessageRoleAssistant,
+				Content: reply.Content,
+				Refusal: reply.Refusal,
+			},
+			FinishReason: openai.FinishReason(finish),
+		}},
+		Usage: openai.Usage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out},
+	}
+}
+
+// requestWords is a rough token count: the words of every message.
+func requestWords(req openai.ChatCompletionRequest) int {
+	n := 0
+	for _, m := range req.Messages {
+		n += len(strings.Fields(m.Content))
+		for _, p := range m.MultiContent {
+			n += len(strings.Fields(p.Text))
+		}
+	}
+	return n
+}
+
+// errorKind returns the OpenAI error type and code for an HTTP status.
+func errorKind(status int) (typ, code string) {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "invalid_request_error", "invalid_api_key"
+	case status == http.StatusForbidden:
+		return "invalid_request_error", "unsupported_country_region_territory"
+	case status == http.StatusNotFound:
+		return "invalid_request_error", "model_not_found"
+	case status == http.StatusTooManyRequests:
+		return "requests", "rate_limit_exceeded"
+	case status >= http.StatusInternalServerError:
+		return "server_error", "server_error"
+	}
+	return "invalid_request_error", "invalid_request_error"
+}
+
+// writeError sends an OpenAI-style error object. An empty msg becomes the
+// status text; an empty typ comes from errorKind.
+func writeError(w http.ResponseWriter, status int, typ, msg string) {
+	kind, code := errorKind(status)
+	if typ == "" {
+		typ = kind
+	}
+	if msg == "" {
+		msg = "fakeai: " + http.StatusText(status)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	writeJSON(w, status, map[string]any{
+		"error": map[string]any{"message": msg, "type": typ, "code": code, "param": nil},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		http.Error(w, "fakeai: encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// reset drops the connection without a response; on TCP it sends a RST so
+// the client sees "connection reset by peer".
+func reset(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Not hijackable (HTTP/2): abort the stream instead.
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
