@@ -1,0 +1,415 @@
+package consumers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ghostwriter-ai/ghostwriter/pipeline"
+	"github.com/ghostwriter-ai/ghostwriter/prompts"
+	"github.com/ghostwriter-ai/ghostwriter/schemas"
+)
+
+// Source is the CloudEvents source of everything ghostwriter publishes.
+const Source = "ghostwriter"
+
+// Drafts handles ticket.created: it runs the pipeline and publishes
+// ticket.draft_ready or ticket.draft_failed plus one ai.cost per model
+// call. Its fields are set once; Handle is safe for concurrent use.
+type Drafts struct {
+	JS jetstream.JetStream
+	// Tasks remembers finished tasks, so a redelivery costs no model call.
+	Tasks    jetstream.KeyValue
+	Pipeline *pipeline.Pipeline
+	Prompt   *prompts.Prompt
+	// Task names the AI task; default "support_draft".
+	Task string
+	// MaxDeliver must match the consumer's: on the last delivery a
+	// retryable failure is published as ticket.draft_failed instead of
+	// being retried. Zero or less means no limit.
+	MaxDeliver int
+	// Backoff is the nak delay after the nth failed delivery; the last
+	// value repeats. A provider's Retry-After wins when it is longer.
+	Backoff []time.Duration
+	// Timeout bounds one task: pipeline run and publishing. Default 2m.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// DefaultBackoff spaces retries of a failed delivery.
+var DefaultBackoff = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
+
+// taskStatus is what the tasks bucket holds per task: a claim while a
+// worker runs it, then the type and id of its terminal event.
+type taskStatus struct {
+	Status  string    `json:"status"` // statusRunning or the result's event type
+	EventID string    `json:"event_id,omitempty"`
+	At      time.Time `json:"at"`
+	// StreamSeq and Delivered identify the delivery holding a claim.
+	StreamSeq uint64 `json:"stream_seq,omitempty"`
+	Delivered uint64 `json:"delivered,omitempty"`
+}
+
+const statusRunning = "running"
+
+// errBusy says another delivery of the same event holds the claim.
+var errBusy = errors.New("another delivery of this event is running")
+
+// claim makes this delivery the only one running a task, so that the same
+// event delivered twice (a redelivery, or the product publishing it twice)
+// costs one model call. It returns the claim's revision, or the terminal
+// status when the task is already finished. A claim held by an earlier
+// delivery of the same stream message is taken over: the server only
+// redelivers after that delivery stopped sending in-progress.
+func (d *Drafts) claim(ctx context.Context, key string, meta *jetstream.MsgMetadata) (rev uint64, done string, err error) {
+	mine, _ := json.Marshal(taskStatus{Status: statusRunning, At: time.Now().UTC(),
+		StreamSeq: meta.Sequence.Stream, Delivered: meta.NumDelivered})
+	entry, err := d.Tasks.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		rev, err = d.Tasks.Create(ctx, key, mine)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, "", errBusy
+		}
+		if err != nil {
+			return 0, "", fmt.Errorf("tasks bucket create: %w", err)
+		}
+		return rev, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("tasks bucket get: %w", err)
+	}
+	var st taskStatus
+	if err := json.Unmarshal(entry.Value(), &st); err != nil {
+		return 0, "", fmt.Errorf("tasks bucket: corrupt entry: %w", err)
+	}
+	if st.Status != statusRunning {
+		return 0, st.Status, nil
+	}
+	if st.StreamSeq != meta.Sequence.Stream || st.Delivered >= meta.NumDelivered {
+		return 0, "", errBusy
+	}
+	rev, err = d.Tasks.Update(ctx, key, mine, entry.Revision())
+	if err != nil {
+		return 0, "", fmt.Errorf("tasks bucket take over: %w", err)
+	}
+	return rev, "", nil
+}
+
+// release gives up a claim so the next delivery can run the task. If it
+// fails, the next delivery of the same message takes the claim over.
+func (d *Drafts) release(ctx context.Context, key string, rev uint64) {
+	_ = d.Tasks.Delete(ctx, key, jetstream.LastRevision(rev))
+}
+
+// Handle decides one ticket.created delivery. Bad input never blocks the
+// stream: it becomes ticket.draft_failed (invalid_input) when the ticket
+// and tenant can be read, a dead letter otherwise, and is acked.
+func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	meta, err := msg.Metadata()
+	if err != nil {
+		return Decision{Action: Term, Reason: "not a JetStream message"}
+	}
+	task := d.taskName()
+	in, decodeErr := decodeTicket(msg.Data())
+	attrs := []slog.Attr{slog.String("task", task), slog.String("prompt_version", d.Prompt.Version)}
+
+	if decodeErr != nil {
+		ticketID, tenantID, ok := schemas.Peek(msg.Data())
+		if !ok {
+			return d.deadLetter(ctx, msg, meta, decodeErr, attrs)
+		}
+		in.env.ID = lenientID(msg.Data(), meta)
+		in.ticket.TicketID, in.ticket.TenantID = ticketID, tenantID
+	}
+	attrs = append(attrs, slog.String("event_id", in.env.ID), slog.String("ticket_id", in.ticket.TicketID),
+		slog.String("tenant_id", in.ticket.TenantID))
+	if tp := in.env.TraceParent; tp != "" {
+		attrs = append(attrs, slog.String("trace_id", schemas.TraceID(tp)))
+	}
+
+	key := TaskKey(task, d.Prompt.Version, "", in.env.ID)
+	claim, done, err := d.claim(ctx, key, meta)
+	switch {
+	case err != nil:
+		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: err.Error(), Attrs: attrs}
+	case done != "":
+		return Decision{Action: Ack, Reason: "already finished as " + done, Attrs: attrs}
+	}
+
+	var out pipeline.Outcome
+	if decodeErr != nil {
+		out = pipeline.Outcome{Code: pipeline.CodeInvalidInput, Detail: safeDetail(decodeErr), PromptVersion: d.Prompt.Version}
+	} else {
+		out = d.run(ctx, pipeline.Task{Name: task, EventID: in.env.ID, Ticket: in.ticket, Prompt: d.Prompt})
+	}
+	attrs = append(attrs, outcomeAttrs(out)...)
+
+	retry := out.Retryable() && (d.MaxDeliver <= 0 || int(meta.NumDelivered) < d.MaxDeliver)
+	pubs := d.costEvents(in, task, out)
+	if !retry {
+		pubs = append(pubs, d.resultEvent(in, task, key, out, int(meta.NumDelivered)))
+	}
+	if err := publishAll(ctx, d.JS, pubs); err != nil {
+		d.release(ctx, key, claim)
+		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "publish: " + err.Error(), Attrs: attrs}
+	}
+	if retry {
+		d.release(ctx, key, claim)
+		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, out.RetryAfter), Reason: string(out.Code), Attrs: attrs}
+	}
+	result := pubs[len(pubs)-1]
+	st, _ := json.Marshal(taskStatus{Status: result.subject, EventID: result.env.ID, At: time.Now().UTC()})
+	if _, err := d.Tasks.Update(ctx, key, st, claim); err != nil {
+		// The result is published; a redelivery republishes it under the
+		// same Nats-Msg-Id, which the stream drops as a duplicate.
+		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "tasks bucket: " + err.Error(), Attrs: attrs}
+	}
+	return Decision{Action: Ack, Attrs: attrs}
+}
+
+func (d *Drafts) taskName() string {
+	if d.Task == "" {
+		return "support_draft"
+	}
+	return d.Task
+}
+
+// run calls the pipeline; a panic inside it is a bug, reported as an
+// internal failure so the ticket still gets its terminal event.
+func (d *Drafts) run(ctx context.Context, t pipeline.Task) (out pipeline.Outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			logger(d.Logger).Error("pipeline panic", "event_id", t.EventID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			out = pipeline.Outcome{Code: pipeline.CodeInternal, Detail: "pipeline panic", PromptVersion: t.Prompt.Version}
+		}
+	}()
+	return d.Pipeline.Run(ctx, t)
+}
+
+func (d *Drafts) delay(delivered uint64, retryAfter time.Duration) time.Duration {
+	b := d.Backoff
+	if len(b) == 0 {
+		b = DefaultBackoff
+	}
+	i := min(int(delivered), len(b)) - 1
+	return max(b[max(i, 0)], retryAfter)
+}
+
+type ticketIn struct {
+	env    schemas.Envelope
+	ticket schemas.TicketCreated
+}
+
+func decodeTicket(raw []byte) (ticketIn, error) {
+	var in ticketIn
+	env, err := schemas.Decode(raw)
+	if err != nil {
+		return in, err
+	}
+	if env.Type != schemas.TypeTicketCreated {
+		return in, &schemas.FieldError{Field: "/type", Reason: fmt.Sprintf("want %s on this subject", schemas.TypeTicketCreated)}
+	}
+	in.env = env
+	if err := env.DecodeData(&in.ticket); err != nil {
+		return in, err
+	}
+	return in, nil
+}
+
+var safeID = regexp.MustCompile(`^[A-Za-z0-9._:@/+=-]{1,256}$`)
+
+// lenientID finds an id for an event the strict decoder rejected: its
+// envelope id when that is a plain string, else one made from its place
+// in the stream, which is stable across redeliveries.
+func lenientID(raw []byte, meta *jetstream.MsgMetadata) string {
+	var probe struct {
+		ID any `json:"id"`
+	}
+	if json.Unmarshal(raw, &probe) == nil {
+		if id, ok := probe.ID.(string); ok && safeID.MatchString(id) {
+			return id
+		}
+	}
+	return fmt.Sprintf("seq-%s-%d", meta.Stream, meta.Sequence.Stream)
+}
+
+// safeDetail keeps a decode error short and free of ticket text: field
+// errors name a field and a reason, anything else is summarised.
+func safeDetail(err error) string {
+	var fe *schemas.FieldError
+	if errors.As(err, &fe) {
+		detail := fe.Field + ": " + fe.Reason
+		if len(detail) > 200 {
+			detail = detail[:200]
+		}
+		return strings.ToValidUTF8(detail, "")
+	}
+	return "event could not be decoded"
+}
+
+// TaskKey is the tasks-bucket key of (task, prompt version, replay, event):
+// readable when the event id is a safe token, hashed otherwise.
+func TaskKey(task, promptVersion, replayID, eventID string) string {
+	parts := []string{task, promptVersion}
+	if replayID != "" {
+		parts = append(parts, "replay", replayID)
+	}
+	if kvSafe.MatchString(eventID) {
+		return strings.Join(append(parts, eventID), ".")
+	}
+	sum := sha256.Sum256([]byte(eventID))
+	return strings.Join(append(parts, "h"+hex.EncodeToString(sum[:16])), ".")
+}
+
+var kvSafe = regexp.MustCompile(`^[A-Za-z0-9_=-]{1,128}$`)
+
+// resultID is the event id and Nats-Msg-Id of a task's terminal event. It
+// is the same for ready and failed, so at most one of them is stored for a
+// key inside the duplicate window.
+func resultID(key string) string {
+	sum := sha256.Sum256([]byte("result\x00" + key))
+	return hex.EncodeToString(sum[:16])
+}
+
+// outgoing is one event to publish.
+type outgoing struct {
+	subject string
+	env     schemas.Envelope
+	msgID   string
+	source  string // the source event id, as a header
+}
+
+func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome, delivered int) outgoing {
+	latency := out.Latency.Milliseconds()
+	attempts := max(delivered-1, 0) + out.Attempts
+	var typ string
+	var data any
+	if out.Ready {
+		typ = schemas.TypeDraftReady
+		data = schemas.DraftReady{
+			TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID, Task: task,
+			Draft: out.Draft.Text, Confidence: out.Draft.Confidence, Reason: out.Draft.Reason,
+			RequiresReview: out.Draft.RequiresReview, Model: out.Model, Provider: out.Provider,
+			PromptVersion: out.PromptVersion, Usage: out.Usage, CostMicroUSD: out.CostMicroUSD,
+			LatencyMS: latency, Attempts: attempts, Fallback: out.Fallback,
+		}
+	} else {
+		typ = schemas.TypeDraftFailed
+		data = schemas.DraftFailed{
+			TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID, Task: task,
+			ErrorCode: string(out.Code), ErrorDetail: out.Detail, Retryable: out.Code.Retryable(),
+			Model: out.Model, PromptVersion: out.PromptVersion, Attempts: attempts, LatencyMS: latency,
+		}
+	}
+	id := resultID(key)
+	return d.event(typ, id, id, in, data)
+}
+
+func (d *Drafts) costEvents(in ticketIn, task string, out pipeline.Outcome) []outgoing {
+	pubs := make([]outgoing, 0, len(out.Calls)+1)
+	for _, c := range out.Calls {
+		// A call id is random on purpose: every real call is billed,
+		// also the second call a crash-redelivery makes.
+		callID := uuid.NewString()
+		pubs = append(pubs, d.event(schemas.TypeCost, callID, callID, in, schemas.Cost{
+			CallID: callID, SourceEventID: in.env.ID, Task: task, TenantID: in.ticket.TenantID,
+			Provider: c.Provider, Model: c.Model, PromptVersion: out.PromptVersion,
+			InputTokens: c.InputTokens, OutputTokens: c.OutputTokens, CostMicroUSD: c.CostMicroUSD,
+			LatencyMS: c.Latency.Milliseconds(), Outcome: c.Outcome,
+		}))
+	}
+	return pubs
+}
+
+func (d *Drafts) event(typ, id, msgID string, in ticketIn, data any) outgoing {
+	env, err := schemas.New(typ, Source, id, data)
+	if err != nil {
+		panic(fmt.Sprintf("consumers: building %s: %v", typ, err)) // our own types: a bug
+	}
+	env.Subject = in.ticket.TicketID
+	env.TraceParent = schemas.ChildTraceparent(in.env.TraceParent)
+	return outgoing{subject: typ, env: env, msgID: msgID, source: in.env.ID}
+}
+
+// publishAll publishes every event and waits for all PubAcks.
+func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(pubs))
+	for _, p := range pubs {
+		body, err := schemas.Encode(p.env)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", p.subject, err)
+		}
+		m := nats.NewMsg(p.subject)
+		m.Data = body
+		m.Header.Set(schemas.HeaderTraceparent, p.env.TraceParent)
+		m.Header.Set(schemas.HeaderSourceEventID, p.source)
+		f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(p.msgID))
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", p.subject, err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish %s: %w", f.Msg().Subject, err)
+		case <-ctx.Done():
+			return fmt.Errorf("publish %s: %w", f.Msg().Subject, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// deadLetter stores an event nobody can attribute to a ticket in
+// GHOSTWRITER_DLQ, with the reason in headers, and acks it.
+func (d *Drafts) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error, attrs []slog.Attr) Decision {
+	reason := safeDetail(cause)
+	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
+	m := nats.NewMsg(schemas.SubjectDLQPrefix + msg.Subject())
+	m.Data = msg.Data()
+	m.Header.Set(schemas.HeaderReason, reason)
+	m.Header.Set(schemas.HeaderErrorCode, string(pipeline.CodeInvalidInput))
+	m.Header.Set(schemas.HeaderSourceStream, meta.Stream)
+	m.Header.Set(schemas.HeaderSourceSeq, seq)
+	m.Header.Set(schemas.HeaderSourceSubject, msg.Subject())
+	attrs = append(attrs, slog.String("error_code", string(pipeline.CodeInvalidInput)))
+	if _, err := d.JS.PublishMsg(ctx, m, jetstream.WithMsgID("dlq-"+meta.Stream+"-"+seq)); err != nil {
+		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "dead letter: " + err.Error(), Attrs: attrs}
+	}
+	return Decision{Action: Ack, Reason: "dead-lettered: " + reason, Attrs: attrs}
+}
+
+// outcomeAttrs are the log fields of an outcome: never the draft.
+func outcomeAttrs(o pipeline.Outcome) []slog.Attr {
+	attrs := []slog.Attr{
+		slog.String("model", o.Model), slog.String("provider", o.Provider),
+		slog.Int64("latency_ms", o.Latency.Milliseconds()), slog.Int("attempts", o.Attempts),
+		slog.Int("input_tokens", o.Usage.InputTokens), slog.Int("output_tokens", o.Usage.OutputTokens),
+		slog.Int64("cost_microusd", o.CostMicroUSD),
+	}
+	if o.Ready {
+		return append(attrs, slog.String("outcome", "draft_ready"), slog.String("reason_label", o.Draft.Reason))
+	}
+	return append(attrs, slog.String("outcome", "draft_failed"), slog.String("error_code", string(o.Code)))
+}

@@ -1,0 +1,207 @@
+package consumers_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/ghostwriter-ai/ghostwriter/consumers"
+	"github.com/ghostwriter-ai/ghostwriter/internal/embednats"
+	"github.com/ghostwriter-ai/ghostwriter/pipeline"
+	"github.com/ghostwriter-ai/ghostwriter/pipeline/rules"
+	"github.com/ghostwriter-ai/ghostwriter/prompts"
+	"github.com/ghostwriter-ai/ghostwriter/schemas"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The embedded server's and client's own background goroutines
+		// end shortly after Shutdown/Close, not synchronously.
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).Shutdown.func1"),
+		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).syncBlocks"),
+	)
+}
+
+// harness is one in-process JetStream server with ghostwriter's topology.
+type harness struct {
+	t    *testing.T
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	topo consumers.Topology
+	ctx  context.Context
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	srv := embednats.StartTest(t)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo := consumers.DefaultTopology()
+	topo.Drafts.AckWait = 2 * time.Second
+	topo.Drafts.MaxDeliver = 3
+	if err := consumers.Apply(ctx, js, topo); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return &harness{t: t, nc: nc, js: js, topo: topo, ctx: ctx}
+}
+
+// countingModel wraps a model and counts calls; a struct of funcs.
+type countingModel struct {
+	calls atomic.Int64
+	next  func(ctx context.Context, req pipeline.Request) (pipeline.Response, error)
+}
+
+func (m *countingModel) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
+	m.calls.Add(1)
+	if m.next == nil {
+		return rules.Model{}.Complete(ctx, req)
+	}
+	return m.next(ctx, req)
+}
+
+// startWorker runs a worker until the returned stop is called (or the
+// test ends).
+func (h *harness) startWorker(model pipeline.Model, concurrency int) (stop func()) {
+	h.t.Helper()
+	set, err := prompts.Load(prompts.Embedded)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p, err := set.Get("support_draft", "v1")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	w := &consumers.Worker{
+		JS: h.js, Prompt: p, Concurrency: concurrency,
+		Pipeline: &pipeline.Pipeline{Model: model, CallTimeout: time.Second},
+		Backoff:  []time.Duration{50 * time.Millisecond},
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := w.Run(ctx); err != nil {
+			h.t.Errorf("worker: %v", err)
+		}
+	})
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	h.t.Cleanup(stop)
+	return stop
+}
+
+// publishTicket publishes a ticket.created envelope and returns its id.
+func (h *harness) publishTicket(id string, data schemas.TicketCreated) string {
+	h.t.Helper()
+	env, err := schemas.New(schemas.TypeTicketCreated, "test", id, data)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	raw, err := schemas.Encode(env)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.publishRaw(schemas.TypeTicketCreated, raw)
+	return env.ID
+}
+
+func (h *harness) publishRaw(subject string, raw []byte) {
+	h.t.Helper()
+	if _, err := h.js.Publish(h.ctx, subject, raw); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// events reads every message on subject from stream. Each one must decode
+// strictly, which proves it validates against its schema file.
+func (h *harness) events(stream, subject string) []schemas.Envelope {
+	h.t.Helper()
+	s, err := h.js.Stream(h.ctx, stream)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	info, err := s.Info(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []schemas.Envelope
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(h.ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if m.Subject != subject {
+			continue
+		}
+		env, err := schemas.Decode(m.Data)
+		if err != nil {
+			h.t.Fatalf("%s seq %d does not validate against its schema: %v", subject, seq, err)
+		}
+		out = append(out, env)
+	}
+	return out
+}
+
+// terminal returns the draft_ready and draft_failed events by source event id.
+func (h *harness) terminal() map[string][]schemas.Envelope {
+	h.t.Helper()
+	bySource := map[string][]schemas.Envelope{}
+	for _, typ := range []string{schemas.TypeDraftReady, schemas.TypeDraftFailed} {
+		for _, env := range h.events(schemas.StreamTickets, typ) {
+			var ref struct {
+				SourceEventID string `json:"source_event_id"`
+			}
+			if err := env.DecodeData(&ref); err != nil {
+				h.t.Fatal(err)
+			}
+			bySource[ref.SourceEventID] = append(bySource[ref.SourceEventID], env)
+		}
+	}
+	return bySource
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func (h *harness) waitFor(what string, within time.Duration, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// settled waits until the drafts consumer has nothing pending or unacked.
+func (h *harness) settled(within time.Duration) {
+	h.t.Helper()
+	c, err := h.js.Consumer(h.ctx, schemas.StreamTickets, schemas.ConsumerDrafts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.waitFor("the drafts consumer to settle", within, func() bool {
+		info, err := c.Info(h.ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+}

@@ -1,0 +1,214 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Action is what the loop does with a message once its handler returns.
+type Action int
+
+const (
+	// Ack: the message is done; every output it caused has its PubAck.
+	Ack Action = iota
+	// Nak: redeliver after Decision.Delay.
+	Nak
+	// Term: never redeliver; only for messages already dealt with some
+	// other way (a dead letter or a failed event has been published).
+	Term
+)
+
+func (a Action) String() string {
+	switch a {
+	case Ack:
+		return "ack"
+	case Nak:
+		return "nak"
+	case Term:
+		return "term"
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// Decision is a handler's verdict on one message. The loop applies it and
+// logs it once, with Attrs.
+type Decision struct {
+	Action Action
+	Delay  time.Duration // for Nak
+	Reason string        // why, in a few words; for Term and the log
+	Attrs  []slog.Attr
+}
+
+// Handler processes one message and returns what to do with it. It must
+// not ack, nak or term the message itself; it may be called concurrently.
+type Handler func(ctx context.Context, msg jetstream.Msg) Decision
+
+// Loop consumes a durable pull consumer with bounded concurrency. While a
+// handler runs, the loop tells the server the message is in progress, so
+// a slow model call is not redelivered to another worker.
+type Loop struct {
+	Consumer jetstream.Consumer
+	Handler  Handler
+	// Concurrency is how many messages are handled at once (default 1).
+	Concurrency int
+	// InProgressEvery is the heartbeat period; keep it well under the
+	// consumer's AckWait (default 10s).
+	InProgressEvery time.Duration
+	// Grace is how long in-flight handlers may run after the loop's
+	// context ends before their own context is canceled (default 30s).
+	Grace  time.Duration
+	Logger *slog.Logger
+}
+
+// Run consumes until ctx ends, then stops fetching, hands messages that
+// were fetched but not started back to the server, waits up to Grace for
+// in-flight handlers and returns. It returns an error only if consuming
+// could not start.
+func (l *Loop) Run(ctx context.Context) error {
+	n := max(l.Concurrency, 1)
+	iter, err := l.Consumer.Messages(jetstream.PullMaxMessages(n))
+	if err != nil {
+		return fmt.Errorf("consumers.loop: %w", err)
+	}
+	stopIter := context.AfterFunc(ctx, iter.Drain)
+	defer stopIter()
+
+	// Handlers get a context that outlives ctx by Grace, so a shutdown
+	// lets in-flight work finish instead of wasting a paid model call.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	release := func() { <-sem }
+	for {
+		acquired := false
+		select {
+		case sem <- struct{}{}:
+			acquired = true
+		case <-ctx.Done():
+		}
+		msg, err := iter.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			break
+		}
+		if err != nil || ctx.Err() != nil {
+			if acquired {
+				release()
+			}
+			if err != nil {
+				// Heartbeat and connection errors are not fatal: the
+				// iterator recovers by itself (nats.go#1729).
+				l.logger().Warn("consume", "err", err)
+				continue
+			}
+			// Fetched but not started: let another worker have it now.
+			if err := msg.Nak(); err != nil {
+				l.logger().Warn("nak on shutdown", "err", err)
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer release()
+			l.handle(work, msg)
+		}()
+	}
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	grace := l.Grace
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	select {
+	case <-done:
+	case <-time.After(grace):
+		cancelWork()
+		<-done
+	}
+	return nil
+}
+
+func (l *Loop) logger() *slog.Logger { return logger(l.Logger) }
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.Default()
+	}
+	return l
+}
+
+// handle runs the handler with an in-progress heartbeat, applies its
+// decision and logs it once.
+func (l *Loop) handle(ctx context.Context, msg jetstream.Msg) {
+	every := l.InProgressEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	beat, stopBeat := context.WithCancel(ctx)
+	var beating sync.WaitGroup
+	beating.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-beat.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress() // a lost heartbeat costs at most a redelivery
+			}
+		}
+	})
+	d := l.safeHandle(ctx, msg)
+	stopBeat()
+	beating.Wait()
+
+	var err error
+	switch d.Action {
+	case Ack:
+		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err = msg.DoubleAck(ackCtx)
+		cancel()
+	case Nak:
+		err = msg.NakWithDelay(d.Delay)
+	case Term:
+		err = msg.TermWithReason(d.Reason)
+	}
+	attrs := append(d.Attrs, slog.String("decision", d.Action.String()))
+	if meta, merr := msg.Metadata(); merr == nil {
+		attrs = append(attrs, slog.Uint64("stream_seq", meta.Sequence.Stream), slog.Uint64("deliveries", meta.NumDelivered))
+	}
+	if d.Reason != "" {
+		attrs = append(attrs, slog.String("reason", d.Reason))
+	}
+	if d.Action == Nak {
+		attrs = append(attrs, slog.Duration("delay", d.Delay))
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		// The server redelivers after AckWait; nothing is lost.
+		level, attrs = slog.LevelWarn, append(attrs, slog.String("ack_err", err.Error()))
+	}
+	l.logger().LogAttrs(ctx, level, "handled", attrs...)
+}
+
+// safeHandle turns a handler panic into a delayed redelivery: one bad
+// message must not take the worker down. MaxDeliver ends the retries.
+func (l *Loop) safeHandle(ctx context.Context, msg jetstream.Msg) (d Decision) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.logger().Error("handler panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			d = Decision{Action: Nak, Delay: 30 * time.Second, Reason: "handler panic"}
+		}
+	}()
+	return l.Handler(ctx, msg)
+}
