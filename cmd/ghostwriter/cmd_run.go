@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ghostwriter-ai/ghostwriter/consumers"
+	"github.com/ghostwriter-ai/ghostwriter/internal/embednats"
+	"github.com/ghostwriter-ai/ghostwriter/schemas"
+)
+
+const defaultListen = "127.0.0.1:4222"
+
+func runAll(ctx context.Context, args []string, env *environ) error {
+	c := newCommand("run", "", "Run everything in one process: an embedded NATS server with JetStream,\nthe streams, and the workers. --demo also publishes the saved tickets.", env.stderr)
+	listen := c.flags.String("listen", defaultListen, "client address of the embedded NATS server; when the default is taken, a free port is used")
+	dataDir := c.flags.String("data-dir", "./data", "JetStream storage folder")
+	demo := c.flags.Bool("demo", false, "publish the saved tickets and print each result on stdout")
+	demoDir := c.flags.String("demo-dir", "testdata/tickets", "folder of ticket.created data files for --demo")
+	lc := c.logFlags()
+	wc := c.workerFlags()
+	topo := c.topologyFlags()
+	if err := c.parse(args, env.getenv); err != nil {
+		return err
+	}
+	if c.flags.NArg() > 0 {
+		return usagef("run takes no arguments, got %q", c.flags.Args())
+	}
+	if err := wc.Validate(); err != nil {
+		return err
+	}
+	log, err := lc.logger(env)
+	if err != nil {
+		return err
+	}
+	pipe, prompt, modelDesc, err := wc.build()
+	if err != nil {
+		return err
+	}
+
+	addr := *listen
+	if !c.explicit["listen"] && !embednats.Free(addr) {
+		addr = "127.0.0.1:0"
+		log.Info("default NATS port is taken; using a free one", "wanted", defaultListen)
+	}
+	srv, err := embednats.Start(embednats.Options{Listen: addr, StoreDir: *dataDir, Logger: log})
+	if errors.Is(err, embednats.ErrPortInUse) {
+		return usagef("--listen %s: that port is already in use; pick another or stop what holds it", addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}()
+	url := srv.ClientURL()
+	log.Info("embedded NATS with JetStream is up", "url", url, "data_dir", *dataDir,
+		"model", modelDesc, "prompt_version", prompt.Version)
+	fmt.Fprintf(env.stderr, "\n  NATS_URL=%s\n  publish a ticket:  ghostwriter publish --nats-url %s --wait testdata/tickets/01-refund-double-charge.json\n\n", url, url)
+
+	nc, err := connect(url, "ghostwriter-run", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	if err := consumers.Apply(ctx, js, *topo); err != nil {
+		return err
+	}
+
+	if *demo {
+		sub, err := printResults(nc, env)
+		if err != nil {
+			return err
+		}
+		defer sub.Unsubscribe()
+		n, err := publishDir(ctx, js, *demoDir)
+		if err != nil {
+			return err
+		}
+		log.Info("demo tickets published", "count", n, "dir", *demoDir)
+	}
+
+	w := &consumers.Worker{JS: js, Pipeline: pipe, Prompt: prompt, Concurrency: wc.concurrency, Logger: log}
+	err = w.Run(ctx)
+	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
+		log.Warn("nats drain", "err", derr)
+	}
+	return err
+}
+
+// publishDir publishes every *.json file of dir as a ticket.created, with
+// an event id derived from the file name so a second --demo run is
+// recognised as the same events.
+func publishDir(ctx context.Context, js jetstream.JetStream, dir string) (int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return 0, err
+	}
+	if len(files) == 0 {
+		return 0, fmt.Errorf("demo: no *.json tickets in %s", dir)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return 0, fmt.Errorf("demo: %w", err)
+		}
+		env, err := schemas.Wrap(raw, schemas.TypeTicketCreated, "ghostwriter-demo", schemas.TicketCreated{})
+		if err != nil {
+			return 0, fmt.Errorf("demo %s: %w", filepath.Base(f), err)
+		}
+		env.ID = "demo-" + filepath.Base(f)
+		if _, err := consumers.Publish(ctx, js, env); err != nil {
+			return 0, fmt.Errorf("demo %s: %w", filepath.Base(f), err)
+		}
+	}
+	return len(files), nil
+}
+
+// printResults prints one line per result on stdout while the demo runs.
+func printResults(nc *nats.Conn, env *environ) (*nats.Subscription, error) {
+	var mu sync.Mutex
+	return nc.Subscribe("ticket.*", func(m *nats.Msg) {
+		e, err := schemas.Decode(m.Data)
+		if err != nil {
+			return
+		}
+		line := ""
+		switch e.Type {
+		case schemas.TypeDraftReady:
+			var d schemas.DraftReady
+			if e.DecodeData(&d) != nil {
+				return
+			}
+			review := ""
+			if d.RequiresReview {
+				review = " [review]"
+			}
+			line = fmt.Sprintf("drafted  %-8s %-15s conf=%.2f model=%s%s  %q", d.TicketID, d.Reason, d.Confidence, d.Model, review, preview(d.Draft))
+		case schemas.TypeDraftFailed:
+			var f schemas.DraftFailed
+			if e.DecodeData(&f) != nil {
+				return
+			}
+			line = fmt.Sprintf("failed   %-8s %s: %s", f.TicketID, f.ErrorCode, f.ErrorDetail)
+		default:
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintln(env.stdout, line)
+	})
+}
+
+func preview(s string) string {
+	r := []rune(s)
+	if len(r) > 60 {
+		return string(r[:60]) + "…"
+	}
+	return s
+}

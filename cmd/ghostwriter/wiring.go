@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lmittmann/tint"
+	"github.com/nats-io/nats.go"
+
+	"github.com/ghostwriter-ai/ghostwriter/consumers"
+	"github.com/ghostwriter-ai/ghostwriter/pipeline"
+	"github.com/ghostwriter-ai/ghostwriter/pipeline/openai"
+	"github.com/ghostwriter-ai/ghostwriter/pipeline/rules"
+	"github.com/ghostwriter-ai/ghostwriter/prompts"
+)
+
+// logConfig chooses the log handler: tint on a terminal, JSON elsewhere.
+type logConfig struct {
+	format string
+	level  string
+}
+
+func (c *command) logFlags() *logConfig {
+	lc := &logConfig{}
+	c.flags.StringVar(&lc.format, "log-format", "auto", "log format: auto (text on a terminal, else json), text or json")
+	c.flags.StringVar(&lc.level, "log-level", "info", "log level: debug, info, warn or error")
+	return lc
+}
+
+func (lc *logConfig) logger(env *environ) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(lc.level)); err != nil {
+		return nil, usagef("--log-level: %v", err)
+	}
+	terminal := false
+	if f, ok := env.stderr.(*os.File); ok {
+		st, err := f.Stat()
+		terminal = err == nil && st.Mode()&os.ModeCharDevice != 0
+	}
+	text := lc.format == "text"
+	switch lc.format {
+	case "auto":
+		text = terminal
+	case "text", "json":
+	default:
+		return nil, usagef("--log-format %q: want auto, text or json", lc.format)
+	}
+	if text {
+		return slog.New(tint.NewHandler(env.stderr, &tint.Options{Level: level, TimeFormat: time.TimeOnly, NoColor: !terminal})), nil
+	}
+	return slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+// workerConfig is what run and worker share: the model and the workers.
+type workerConfig struct {
+	openAIBaseURL    string
+	openAIAPIKey     string
+	openAIAPIKeyFile string
+	model            string
+	modelTimeout     time.Duration
+	concurrency      int
+	promptVersion    string
+	promptsDir       string
+}
+
+func (c *command) workerFlags() *workerConfig {
+	wc := &workerConfig{}
+	f := c.flags
+	f.StringVar(&wc.openAIBaseURL, "openai-base-url", "", "OpenAI-compatible API root, e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (also OPENAI_BASE_URL)")
+	f.StringVar(&wc.openAIAPIKey, "openai-api-key", "", "API key (also OPENAI_API_KEY); prefer --openai-api-key-file")
+	f.StringVar(&wc.openAIAPIKeyFile, "openai-api-key-file", "", "file holding the API key")
+	f.StringVar(&wc.model, "model", "", "model name; default: the prompt's own choice")
+	f.DurationVar(&wc.modelTimeout, "model-timeout", 30*time.Second, "timeout of one model call")
+	f.IntVar(&wc.concurrency, "concurrency", 8, "tickets handled at once by this process")
+	f.StringVar(&wc.promptVersion, "prompt-version", "", "support_draft prompt version; default: the latest")
+	f.StringVar(&wc.promptsDir, "prompts-dir", "", "load prompts from this folder instead of the built-in copy")
+	return wc
+}
+
+// Validate checks the values a flag parser cannot.
+func (wc *workerConfig) Validate() error {
+	switch {
+	case wc.concurrency < 1:
+		return usagef("--concurrency must be at least 1")
+	case wc.modelTimeout <= 0:
+		return usagef("--model-timeout must be positive")
+	case wc.openAIAPIKey != "" && wc.openAIAPIKeyFile != "":
+		return usagef("give --openai-api-key or --openai-api-key-file, not both")
+	}
+	return nil
+}
+
+// build loads the prompt and chooses the model: go-openai when a base URL
+// or key is configured, the offline rules model otherwise.
+func (wc *workerConfig) build() (*pipeline.Pipeline, *prompts.Prompt, string, error) {
+	fsys := prompts.Embedded
+	var set *prompts.Set
+	var err error
+	if wc.promptsDir != "" {
+		set, err = prompts.Load(os.DirFS(wc.promptsDir))
+	} else {
+		set, err = prompts.Load(fsys)
+	}
+	if err != nil {
+		return nil, nil, "", err
+	}
+	prompt, err := set.Get("support_draft", wc.promptVersion)
+	if err != nil {
+		return nil, nil, "", usageError{err}
+	}
+	key := wc.openAIAPIKey
+	if wc.openAIAPIKeyFile != "" {
+		raw, err := os.ReadFile(wc.openAIAPIKeyFile)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("api key file: %w", err)
+		}
+		key = strings.TrimSpace(string(raw))
+	}
+	p := &pipeline.Pipeline{Model: rules.Model{}, CallTimeout: wc.modelTimeout, ReviewBelow: 0.5}
+	if wc.openAIBaseURL == "" && key == "" {
+		return p, prompt, "rules (offline; set --openai-base-url or OPENAI_API_KEY for a language model)", nil
+	}
+	base := wc.openAIBaseURL
+	if base == "" {
+		base = "https://api.openai.com/v1"
+	}
+	modelName := wc.model
+	if modelName == "" {
+		modelName = prompt.Model.Name
+	}
+	client, err := openai.New(openai.Config{BaseURL: base, APIKey: openai.Secret(key), Model: modelName, Timeout: wc.modelTimeout})
+	if err != nil {
+		return nil, nil, "", usageError{err}
+	}
+	p.Model, p.DefaultModel = client, wc.model
+	return p, prompt, fmt.Sprintf("%s at %s", modelName, base), nil
+}
+
+// connect dials NATS and keeps reconnecting for as long as the process
+// lives: a broker restart must not end the workers (nats.go#1622).
+func connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// topologyFlags are the stream and consumer settings an operator may tune.
+func (c *command) topologyFlags() *consumers.Topology {
+	t := consumers.DefaultTopology()
+	c.flags.IntVar(&t.Replicas, "replicas", t.Replicas, "replicas of each stream and bucket (3 in a cluster)")
+	c.flags.DurationVar(&t.Drafts.AckWait, "ack-wait", t.Drafts.AckWait, "redeliver a ticket after this long without an ack or heartbeat")
+	c.flags.IntVar(&t.Drafts.MaxDeliver, "max-deliver", t.Drafts.MaxDeliver, "deliveries of one ticket before it is reported failed")
+	return &t
+}
