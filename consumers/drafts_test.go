@@ -173,3 +173,47 @@ func TestWorkerStoppedMidStreamLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A worker whose connection dies mid-call (as in a crash) leaves its
+// tickets unacked; the server redelivers them to another worker, which
+// takes the stale claims over. Every ticket still ends with one result.
+func TestCrashedWorkerClaimsAreTakenOver(t *testing.T) {
+	h := newHarness(t)
+	inCall := make(chan struct{}, 16)
+	hang := &countingModel{next: func(ctx context.Context, _ pipeline.Request) (pipeline.Response, error) {
+		inCall <- struct{}{}
+		<-ctx.Done()
+		return pipeline.Response{}, ctx.Err()
+	}}
+	const n = 3
+	ids := make([]string, n)
+	for i := range ids {
+		tk := refund
+		tk.TicketID = fmt.Sprintf("T-%d", i)
+		ids[i] = h.publishTicket("", tk)
+	}
+	crashed := h.connect()
+	stopCrashed := h.startWorkerOn(crashed, hang, n)
+	for range n {
+		select {
+		case <-inCall:
+		case <-h.ctx.Done():
+			t.Fatal("the first worker never called the model")
+		}
+	}
+	crashed.Close() // no drain, no acks: what a SIGKILL leaves behind
+	defer stopCrashed()
+
+	model := &countingModel{}
+	h.startWorker(model, 2)
+	h.waitFor("every draft", 15*time.Second, func() bool { return len(h.terminal()) == n })
+	h.settled(10 * time.Second)
+	for _, id := range ids {
+		if res := h.terminal()[id]; len(res) != 1 || res[0].Type != schemas.TypeDraftReady {
+			t.Errorf("event %s: %d results, want one draft_ready", id, len(res))
+		}
+	}
+	if got := model.calls.Load(); got != n {
+		t.Errorf("second worker made %d model calls, want %d", got, n)
+	}
+}

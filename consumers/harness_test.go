@@ -16,6 +16,7 @@ import (
 
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/internal/embednats"
+	"github.com/ghostwriter-ai/ghostwriter/internal/poll"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/rules"
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
@@ -77,10 +78,31 @@ func (m *countingModel) Complete(ctx context.Context, req pipeline.Request) (pip
 	return m.next(ctx, req)
 }
 
+// connect opens another client connection, closed when the test ends.
+func (h *harness) connect() *nats.Conn {
+	h.t.Helper()
+	nc, err := nats.Connect(h.nc.ConnectedUrl())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(nc.Close)
+	return nc
+}
+
 // startWorker runs a worker until the returned stop is called (or the
 // test ends).
 func (h *harness) startWorker(model pipeline.Model, concurrency int) (stop func()) {
 	h.t.Helper()
+	return h.startWorkerOn(h.nc, model, concurrency)
+}
+
+// startWorkerOn runs a worker on its own connection.
+func (h *harness) startWorkerOn(nc *nats.Conn, model pipeline.Model, concurrency int) (stop func()) {
+	h.t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	set, err := prompts.Load(prompts.Embedded)
 	if err != nil {
 		h.t.Fatal(err)
@@ -90,7 +112,7 @@ func (h *harness) startWorker(model pipeline.Model, concurrency int) (stop func(
 		h.t.Fatal(err)
 	}
 	w := &consumers.Worker{
-		JS: h.js, Prompt: p, Concurrency: concurrency,
+		JS: js, Prompt: p, Concurrency: concurrency,
 		Pipeline: &pipeline.Pipeline{Model: model, CallTimeout: time.Second},
 		Backoff:  []time.Duration{50 * time.Millisecond},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -98,7 +120,7 @@ func (h *harness) startWorker(model pipeline.Model, concurrency int) (stop func(
 	ctx, cancel := context.WithCancel(h.ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := w.Run(ctx); err != nil {
+		if err := w.Run(ctx); err != nil && !nc.IsClosed() {
 			h.t.Errorf("worker: %v", err)
 		}
 	})
@@ -184,13 +206,7 @@ func (h *harness) terminal() map[string][]schemas.Envelope {
 // waitFor polls cond until it holds or the deadline passes.
 func (h *harness) waitFor(what string, within time.Duration, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(h.t, within, what, cond)
 }
 
 // settled waits until the drafts consumer has nothing pending or unacked.

@@ -69,8 +69,8 @@ type Loop struct {
 
 // Run consumes until ctx ends, then stops fetching, hands messages that
 // were fetched but not started back to the server, waits up to Grace for
-// in-flight handlers and returns. It returns an error only if consuming
-// could not start.
+// in-flight handlers and returns. It returns an error if consuming could
+// not start or the connection closed for good before ctx ended.
 func (l *Loop) Run(ctx context.Context) error {
 	n := max(l.Concurrency, 1)
 	iter, err := l.Consumer.Messages(jetstream.PullMaxMessages(n))
@@ -88,6 +88,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	release := func() { <-sem }
+	var runErr error
 	for {
 		acquired := false
 		select {
@@ -97,6 +98,10 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		msg, err := iter.Next()
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if ctx.Err() == nil {
+				// Not our doing: the connection closed for good.
+				runErr = fmt.Errorf("consumers.loop: %w", err)
+			}
 			break
 		}
 		if err != nil || ctx.Err() != nil {
@@ -135,7 +140,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		cancelWork()
 		<-done
 	}
-	return nil
+	return runErr
 }
 
 func (l *Loop) logger() *slog.Logger { return logger(l.Logger) }

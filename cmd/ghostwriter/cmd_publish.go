@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
@@ -57,15 +57,11 @@ func runPublish(ctx context.Context, args []string, env *environ) error {
 		event.TraceParent = schemas.NewTraceparent()
 	}
 
-	nc, err := nats.Connect(*natsURL, nats.Name("ghostwriter-publish"))
-	if err != nil {
-		return fmt.Errorf("connect %s: %w", *natsURL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	nc, js, err := connect(*natsURL, "ghostwriter-publish", slog.Default())
 	if err != nil {
 		return err
 	}
+	defer nc.Close()
 	ack, err := consumers.Publish(ctx, js, event)
 	if err != nil {
 		return err

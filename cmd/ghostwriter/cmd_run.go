@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,23 +30,11 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 	lc := c.logFlags()
 	wc := c.workerFlags()
 	topo := c.topologyFlags()
-	if err := c.parse(args, env.getenv); err != nil {
-		return err
-	}
-	if c.flags.NArg() > 0 {
-		return usagef("run takes no arguments, got %q", c.flags.Args())
-	}
-	if err := wc.Validate(); err != nil {
-		return err
-	}
-	log, err := lc.logger(env)
+	d, err := c.parseDrafter(args, env, lc, wc)
 	if err != nil {
 		return err
 	}
-	pipe, prompt, modelDesc, err := wc.build()
-	if err != nil {
-		return err
-	}
+	log := d.log
 
 	addr := *listen
 	if !c.explicit["listen"] && !embednats.Free(addr) {
@@ -64,18 +54,14 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 	}()
 	url := srv.ClientURL()
 	log.Info("embedded NATS with JetStream is up", "url", url, "data_dir", *dataDir,
-		"model", modelDesc, "prompt_version", prompt.Version)
+		"model", d.model, "prompt_version", d.prompt.Version)
 	fmt.Fprintf(env.stderr, "\n  NATS_URL=%s\n  publish a ticket:  ghostwriter publish --nats-url %s --wait testdata/tickets/01-refund-double-charge.json\n\n", url, url)
 
-	nc, err := connect(url, "ghostwriter-run", log)
+	nc, js, err := connect(url, "ghostwriter-run", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	if err := consumers.Apply(ctx, js, *topo); err != nil {
 		return err
 	}
@@ -93,18 +79,14 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 		log.Info("demo tickets published", "count", n, "dir", *demoDir)
 	}
 
-	w := &consumers.Worker{JS: js, Pipeline: pipe, Prompt: prompt, Concurrency: wc.concurrency, Logger: log}
-	err = w.Run(ctx)
-	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
-		log.Warn("nats drain", "err", derr)
-	}
-	return err
+	return d.run(ctx, nc, js)
 }
 
-// publishDir publishes every *.json file of dir as a ticket.created, with
-// an event id derived from the file name so a second --demo run is
-// recognised as the same events.
+// publishDir publishes every *.json file of dir as a ticket.created. Event
+// ids name the run and the file, so every --demo run drafts anew while a
+// retried publish inside one run is stored once.
 func publishDir(ctx context.Context, js jetstream.JetStream, dir string) (int, error) {
+	run := time.Now().UTC().Format("20060102T150405")
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return 0, err
@@ -122,7 +104,7 @@ func publishDir(ctx context.Context, js jetstream.JetStream, dir string) (int, e
 		if err != nil {
 			return 0, fmt.Errorf("demo %s: %w", filepath.Base(f), err)
 		}
-		env.ID = "demo-" + filepath.Base(f)
+		env.ID = "demo-" + run + "-" + strings.TrimSuffix(filepath.Base(f), ".json")
 		if _, err := consumers.Publish(ctx, js, env); err != nil {
 			return 0, fmt.Errorf("demo %s: %w", filepath.Base(f), err)
 		}

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 )
@@ -27,15 +27,11 @@ func runStreams(ctx context.Context, args []string, env *environ) error {
 	if c.flags.NArg() > 0 {
 		return usagef("streams apply takes no arguments, got %q", c.flags.Args())
 	}
-	nc, err := nats.Connect(*natsURL, nats.Name("ghostwriter-streams"))
-	if err != nil {
-		return fmt.Errorf("connect %s: %w", *natsURL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	nc, js, err := connect(*natsURL, "ghostwriter-streams", slog.Default())
 	if err != nil {
 		return err
 	}
+	defer nc.Close()
 	if err := consumers.Apply(ctx, js, *topo); err != nil {
 		return err
 	}

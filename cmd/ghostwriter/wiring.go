@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/lmittmann/tint"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
@@ -141,7 +144,7 @@ func (wc *workerConfig) build() (*pipeline.Pipeline, *prompts.Prompt, string, er
 
 // connect dials NATS and keeps reconnecting for as long as the process
 // lives: a broker restart must not end the workers (nats.go#1622).
-func connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
+func connect(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect(url,
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -154,9 +157,59 @@ func connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", url, err)
+		return nil, nil, fmt.Errorf("connect %s: %w", url, err)
 	}
-	return nc, nil
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream %s: %w", url, err)
+	}
+	return nc, js, nil
+}
+
+// drafter is what run and worker build from their flags: a logger, and a
+// pipeline with its prompt.
+type drafter struct {
+	log         *slog.Logger
+	pipe        *pipeline.Pipeline
+	prompt      *prompts.Prompt
+	model       string // a description for the start-up line
+	concurrency int
+}
+
+// parseDrafter parses the flags of run or worker, which take no
+// arguments, and builds what they share.
+func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *workerConfig) (*drafter, error) {
+	if err := c.parse(args, env.getenv); err != nil {
+		return nil, err
+	}
+	if c.flags.NArg() > 0 {
+		return nil, usagef("%s takes no arguments, got %q", c.name, c.flags.Args())
+	}
+	if err := wc.Validate(); err != nil {
+		return nil, err
+	}
+	log, err := lc.logger(env)
+	if err != nil {
+		return nil, err
+	}
+	pipe, prompt, model, err := wc.build()
+	if err != nil {
+		return nil, err
+	}
+	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency}, nil
+}
+
+// run drafts until ctx ends, then drains the connection so in-flight
+// publishes and acks reach the server.
+func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Concurrency: d.concurrency, Logger: d.log}
+	err := w.Run(ctx)
+	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
+		d.log.Warn("nats drain", "err", derr)
+	}
+	d.log.Info("stopped")
+	return err
 }
 
 // topologyFlags are the stream and consumer settings an operator may tune.

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ghostwriter-ai/ghostwriter/internal/fakeai"
+	"github.com/ghostwriter-ai/ghostwriter/internal/poll"
 )
 
 func TestMain(m *testing.M) {
@@ -41,22 +42,6 @@ func chatRequest(text string) openai.ChatCompletionRequest {
 			{Role: openai.ChatMessageRoleSystem, Content: "You draft support replies."},
 			{Role: openai.ChatMessageRoleUser, Content: text},
 		},
-	}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		case <-tick.C:
-		}
 	}
 }
 
@@ -352,7 +337,7 @@ func TestHangUnblocksOnClientCancel(t *testing.T) {
 		_, err := c.CreateChatCompletion(callCtx, chatRequest("hi"))
 		errc <- err
 	}()
-	waitFor(t, 5*time.Second, "the request to arrive", func() bool { return s.Calls() == 1 })
+	poll.Until(t, 5*time.Second, "the request to arrive", func() bool { return s.Calls() == 1 })
 	cancel()
 	select {
 	case err := <-errc:
@@ -378,7 +363,7 @@ func TestCloseUnblocksHangingRequests(t *testing.T) {
 			errc <- err
 		}()
 	}
-	waitFor(t, 5*time.Second, "all requests to arrive", func() bool { return s.Calls() == n })
+	poll.Until(t, 5*time.Second, "all requests to arrive", func() bool { return s.Calls() == n })
 
 	closed := make(chan struct{})
 	go func() {

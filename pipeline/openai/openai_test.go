@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ghostwriter-ai/ghostwriter/internal/fakeai"
+	"github.com/ghostwriter-ai/ghostwriter/internal/poll"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/openai"
 )
@@ -341,7 +342,7 @@ func TestParentCancel(t *testing.T) {
 		_, err := c.Complete(callCtx, draftRequest())
 		errc <- err
 	}()
-	waitFor(t, 5*time.Second, "the request to arrive", func() bool { return s.Calls() == 1 })
+	poll.Until(t, 5*time.Second, "the request to arrive", func() bool { return s.Calls() == 1 })
 	cancel()
 
 	select {
@@ -514,20 +515,4 @@ func modelError(t *testing.T, err error) *pipeline.ModelError {
 		t.Fatalf("err = %v (%T), want a *pipeline.ModelError", err, err)
 	}
 	return me
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		case <-tick.C:
-		}
-	}
 }
