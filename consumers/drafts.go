@@ -53,65 +53,83 @@ type Drafts struct {
 var DefaultBackoff = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
 
 // taskStatus is what the tasks bucket holds per task: a claim while a
-// worker runs it, then the type and id of its terminal event.
+// worker runs it, a pending mark between deliveries, then the type and id
+// of its terminal event.
 type taskStatus struct {
-	Status  string    `json:"status"` // statusRunning or the result's event type
+	Status  string    `json:"status"` // statusRunning, statusPending or the result's event type
 	EventID string    `json:"event_id,omitempty"`
 	At      time.Time `json:"at"`
+	// Attempts counts the model calls of earlier deliveries.
+	Attempts int `json:"attempts,omitempty"`
 	// StreamSeq and Delivered identify the delivery holding a claim.
 	StreamSeq uint64 `json:"stream_seq,omitempty"`
 	Delivered uint64 `json:"delivered,omitempty"`
 }
 
-const statusRunning = "running"
+const (
+	statusRunning = "running"
+	statusPending = "pending" // failed retryably; the next delivery may claim it
+)
 
 // errBusy says another delivery of the same event holds the claim.
 var errBusy = errors.New("another delivery of this event is running")
 
+// claimed is a claim on a task: the entry's revision, and the model calls
+// earlier deliveries made.
+type claimed struct {
+	rev      uint64
+	attempts int
+}
+
 // claim makes this delivery the only one running a task, so that the same
 // event delivered twice (a redelivery, or the product publishing it twice)
-// costs one model call. It returns the claim's revision, or the terminal
-// status when the task is already finished. A claim held by an earlier
-// delivery of the same stream message is taken over: the server only
-// redelivers after that delivery stopped sending in-progress.
-func (d *Drafts) claim(ctx context.Context, key string, meta *jetstream.MsgMetadata) (rev uint64, done string, err error) {
-	mine, _ := json.Marshal(taskStatus{Status: statusRunning, At: time.Now().UTC(),
-		StreamSeq: meta.Sequence.Stream, Delivered: meta.NumDelivered})
+// costs one model call. It returns the claim, or the terminal status when
+// the task is already finished. A claim held by an earlier delivery of the
+// same stream message is taken over: the server only redelivers after that
+// delivery stopped sending in-progress.
+func (d *Drafts) claim(ctx context.Context, key string, meta *jetstream.MsgMetadata) (c claimed, done string, err error) {
+	mine := taskStatus{Status: statusRunning, At: time.Now().UTC(), StreamSeq: meta.Sequence.Stream, Delivered: meta.NumDelivered}
 	entry, err := d.Tasks.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		rev, err = d.Tasks.Create(ctx, key, mine)
+		raw, _ := json.Marshal(mine)
+		rev, err := d.Tasks.Create(ctx, key, raw)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			return 0, "", errBusy
+			return c, "", errBusy
 		}
 		if err != nil {
-			return 0, "", fmt.Errorf("tasks bucket create: %w", err)
+			return c, "", fmt.Errorf("tasks bucket create: %w", err)
 		}
-		return rev, "", nil
+		return claimed{rev: rev}, "", nil
 	}
 	if err != nil {
-		return 0, "", fmt.Errorf("tasks bucket get: %w", err)
+		return c, "", fmt.Errorf("tasks bucket get: %w", err)
 	}
 	var st taskStatus
 	if err := json.Unmarshal(entry.Value(), &st); err != nil {
-		return 0, "", fmt.Errorf("tasks bucket: corrupt entry: %w", err)
+		return c, "", fmt.Errorf("tasks bucket: corrupt entry: %w", err)
 	}
-	if st.Status != statusRunning {
-		return 0, st.Status, nil
+	switch {
+	case st.Status == statusPending:
+	case st.Status != statusRunning:
+		return c, st.Status, nil
+	case st.StreamSeq != meta.Sequence.Stream || st.Delivered >= meta.NumDelivered:
+		return c, "", errBusy
 	}
-	if st.StreamSeq != meta.Sequence.Stream || st.Delivered >= meta.NumDelivered {
-		return 0, "", errBusy
-	}
-	rev, err = d.Tasks.Update(ctx, key, mine, entry.Revision())
+	mine.Attempts = st.Attempts
+	raw, _ := json.Marshal(mine)
+	rev, err := d.Tasks.Update(ctx, key, raw, entry.Revision())
 	if err != nil {
-		return 0, "", fmt.Errorf("tasks bucket take over: %w", err)
+		return c, "", fmt.Errorf("tasks bucket take over: %w", err)
 	}
-	return rev, "", nil
+	return claimed{rev: rev, attempts: st.Attempts}, "", nil
 }
 
-// release gives up a claim so the next delivery can run the task. If it
-// fails, the next delivery of the same message takes the claim over.
-func (d *Drafts) release(ctx context.Context, key string, rev uint64) {
-	_ = d.Tasks.Delete(ctx, key, jetstream.LastRevision(rev))
+// release gives up a claim so the next delivery can run the task, keeping
+// the count of model calls made so far. If it fails, the next delivery of
+// the same message takes the claim over.
+func (d *Drafts) release(ctx context.Context, key string, c claimed, attempts int) {
+	raw, _ := json.Marshal(taskStatus{Status: statusPending, At: time.Now().UTC(), Attempts: attempts})
+	_, _ = d.Tasks.Update(ctx, key, raw, c.rev)
 }
 
 // Handle decides one ticket.created delivery. Bad input never blocks the
@@ -148,7 +166,7 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 	}
 
 	key := TaskKey(task, d.Prompt.Version, "", in.env.ID)
-	claim, done, err := d.claim(ctx, key, meta)
+	c, done, err := d.claim(ctx, key, meta)
 	switch {
 	case err != nil:
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: err.Error(), Attrs: attrs}
@@ -164,22 +182,23 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 	}
 	attrs = append(attrs, outcomeAttrs(out)...)
 
+	attempts := c.attempts + out.Attempts
 	retry := out.Retryable() && (d.MaxDeliver <= 0 || int(meta.NumDelivered) < d.MaxDeliver)
 	pubs := d.costEvents(in, task, out)
 	if !retry {
-		pubs = append(pubs, d.resultEvent(in, task, key, out, int(meta.NumDelivered)))
+		pubs = append(pubs, d.resultEvent(in, task, key, out, attempts))
 	}
 	if err := publishAll(ctx, d.JS, pubs); err != nil {
-		d.release(ctx, key, claim)
+		d.release(ctx, key, c, attempts)
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "publish: " + err.Error(), Attrs: attrs}
 	}
 	if retry {
-		d.release(ctx, key, claim)
+		d.release(ctx, key, c, attempts)
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, out.RetryAfter), Reason: string(out.Code), Attrs: attrs}
 	}
 	result := pubs[len(pubs)-1]
 	st, _ := json.Marshal(taskStatus{Status: result.subject, EventID: result.env.ID, At: time.Now().UTC()})
-	if _, err := d.Tasks.Update(ctx, key, st, claim); err != nil {
+	if _, err := d.Tasks.Update(ctx, key, st, c.rev); err != nil {
 		// The result is published; a redelivery republishes it under the
 		// same Nats-Msg-Id, which the stream drops as a duplicate.
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "tasks bucket: " + err.Error(), Attrs: attrs}
@@ -299,9 +318,10 @@ type outgoing struct {
 	source  string // the source event id, as a header
 }
 
-func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome, delivered int) outgoing {
+// resultEvent builds the terminal event; attempts counts the model calls
+// of every delivery.
+func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome, attempts int) outgoing {
 	latency := out.Latency.Milliseconds()
-	attempts := max(delivered-1, 0) + out.Attempts
 	var typ string
 	var data any
 	if out.Ready {
@@ -310,7 +330,7 @@ func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome
 			TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID, Task: task,
 			Draft: out.Draft.Text, Confidence: out.Draft.Confidence, Reason: out.Draft.Reason,
 			RequiresReview: out.Draft.RequiresReview, Model: out.Model, Provider: out.Provider,
-			PromptVersion: out.PromptVersion, Usage: out.Usage, CostMicroUSD: out.CostMicroUSD,
+			Route: out.Route, PromptVersion: out.PromptVersion, Usage: out.Usage, CostMicroUSD: out.CostMicroUSD,
 			LatencyMS: latency, Attempts: attempts, Fallback: out.Fallback,
 		}
 	} else {
@@ -318,7 +338,7 @@ func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome
 		data = schemas.DraftFailed{
 			TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID, Task: task,
 			ErrorCode: string(out.Code), ErrorDetail: out.Detail, Retryable: out.Code.Retryable(),
-			Model: out.Model, PromptVersion: out.PromptVersion, Attempts: attempts, LatencyMS: latency,
+			Model: out.Model, Route: out.Route, PromptVersion: out.PromptVersion, Attempts: attempts, LatencyMS: latency,
 		}
 	}
 	id := resultID(key)
@@ -403,8 +423,9 @@ func (d *Drafts) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstr
 // outcomeAttrs are the log fields of an outcome: never the draft.
 func outcomeAttrs(o pipeline.Outcome) []slog.Attr {
 	attrs := []slog.Attr{
-		slog.String("model", o.Model), slog.String("provider", o.Provider),
-		slog.Int64("latency_ms", o.Latency.Milliseconds()), slog.Int("attempts", o.Attempts),
+		slog.String("route", o.Route), slog.String("route_reason", o.RouteReason),
+		slog.String("model", o.Model), slog.String("provider", o.Provider), slog.String("fallback", o.Fallback),
+		slog.Int64("latency_ms", o.Latency.Milliseconds()), slog.Int("attempts", o.Attempts), slog.Int("retries", o.Retries),
 		slog.Int("input_tokens", o.Usage.InputTokens), slog.Int("output_tokens", o.Usage.OutputTokens),
 		slog.Int64("cost_microusd", o.CostMicroUSD),
 	}

@@ -129,14 +129,15 @@ func TestRetryableFailureIsRetriedThenReported(t *testing.T) {
 	if err := res[0].DecodeData(&f); err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 || f.ErrorCode != string(pipeline.CodeProviderUnavailable) || !f.Retryable || f.Attempts != h.topo.Drafts.MaxDeliver {
-		t.Errorf("results %d, failed = %+v; want one provider_unavailable after %d attempts", len(res), f, h.topo.Drafts.MaxDeliver)
+	calls := h.topo.Drafts.MaxDeliver * testRetry.MaxAttempts
+	if len(res) != 1 || f.ErrorCode != string(pipeline.CodeProviderUnavailable) || !f.Retryable || f.Attempts != calls {
+		t.Errorf("results %d, failed = %+v; want one provider_unavailable after %d attempts", len(res), f, calls)
 	}
-	if n := model.calls.Load(); n != int64(h.topo.Drafts.MaxDeliver) {
-		t.Errorf("model calls = %d, want one per delivery (%d)", n, h.topo.Drafts.MaxDeliver)
+	if n := model.calls.Load(); n != int64(calls) {
+		t.Errorf("model calls = %d, want %d a delivery × %d deliveries", n, testRetry.MaxAttempts, h.topo.Drafts.MaxDeliver)
 	}
-	if n := len(h.events(schemas.StreamCosts, schemas.TypeCost)); n != h.topo.Drafts.MaxDeliver {
-		t.Errorf("ai.cost events = %d, want one per call", n)
+	if n := len(h.events(schemas.StreamCosts, schemas.TypeCost)); n != calls {
+		t.Errorf("ai.cost events = %d, want one per call (%d)", n, calls)
 	}
 }
 

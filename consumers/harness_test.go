@@ -89,6 +89,9 @@ func (h *harness) connect() *nats.Conn {
 	return nc
 }
 
+// testRetry makes two attempts per delivery, a millisecond apart.
+var testRetry = pipeline.RetryPolicy{MaxAttempts: 2, Initial: time.Millisecond, Max: 2 * time.Millisecond, Budget: time.Second}
+
 // startWorker runs a worker until the returned stop is called (or the
 // test ends).
 func (h *harness) startWorker(model pipeline.Model, concurrency int) (stop func()) {
@@ -113,7 +116,7 @@ func (h *harness) startWorkerOn(nc *nats.Conn, model pipeline.Model, concurrency
 	}
 	w := &consumers.Worker{
 		JS: js, Prompt: p, Concurrency: concurrency,
-		Pipeline: &pipeline.Pipeline{Model: model, CallTimeout: time.Second},
+		Pipeline: &pipeline.Pipeline{Model: model, CallTimeout: time.Second, Retry: testRetry},
 		Backoff:  []time.Duration{50 * time.Millisecond},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

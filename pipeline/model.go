@@ -49,4 +49,6 @@ type Response struct {
 	OutputTokens int
 	// FinishReason is "stop", "length", "content_filter" and so on.
 	FinishReason string
+	// RateLimit is what the provider said of its remaining budget.
+	RateLimit RateLimit
 }

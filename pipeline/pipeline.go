@@ -2,11 +2,16 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
@@ -47,18 +52,22 @@ type Outcome struct {
 	Draft  Draft
 	Code   Code
 	Detail string // short, safe to publish: never ticket text
-	// RetryAfter is the delay a provider asked for before the next try.
+	// RetryAfter is the delay to wait before the next try, when a
+	// provider asked for one or the retry budget ran out.
 	RetryAfter time.Duration
 
-	Model         string
-	Provider      string
-	PromptVersion string
-	Usage         schemas.Usage
-	CostMicroUSD  int64
-	Latency       time.Duration
-	Attempts      int
-	Fallback      string
-	Calls         []Call
+	// Route names the route taken and RouteReason why it matched.
+	Route, RouteReason string
+	Model              string
+	Provider           string
+	PromptVersion      string
+	Usage              schemas.Usage
+	CostMicroUSD       int64
+	Latency            time.Duration
+	// Attempts counts model calls; Retries the waits between them.
+	Attempts, Retries int
+	Fallback          string
+	Calls             []Call
 }
 
 // Retryable reports whether a failed outcome may succeed on a later try.
@@ -77,20 +86,50 @@ func (p Price) Cost(inputTokens, outputTokens int) int64 {
 	return (total + 999_999) / 1_000_000
 }
 
+// Cache remembers drafts for identical input, prompt version and model.
+// Errors are not fatal: a cache that fails is a cache that missed.
+type Cache interface {
+	Get(ctx context.Context, key string) (CacheEntry, bool, error)
+	Put(ctx context.Context, key string, e CacheEntry) error
+}
+
+// CacheEntry is a cached draft and what produced it.
+type CacheEntry struct {
+	Draft    Draft  `json:"draft"`
+	Model    string `json:"model"`
+	Provider string `json:"provider"`
+}
+
 // Pipeline runs tasks. Its fields are set once at start-up; Run is safe for
-// concurrent use as long as Model is.
+// concurrent use as long as the models are.
+//
+// The simple form sets Model (and optionally DefaultModel): one endpoint,
+// one route. The configured form sets Endpoints and Routes.
 type Pipeline struct {
 	Model Model
-	// DefaultModel overrides the prompt's model name when set.
+	// DefaultModel overrides the prompt's model name in the simple form.
 	DefaultModel string
+
+	// Endpoints by alias, and Routes tried in order: the first match
+	// picks the chain. A ticket no route matches fails as internal, so
+	// end Routes with a catch-all.
+	Endpoints map[string]*Endpoint
+	Routes    []Route
+
+	Retry RetryPolicy
 	// CallTimeout bounds one model call inside the caller's deadline.
 	CallTimeout time.Duration
 	// Prices by model name; a model without a price costs 0.
 	Prices map[string]Price
 	// ReviewBelow flags drafts whose confidence is under it for review.
 	ReviewBelow float64
+	// Cache, when set, answers repeated input without a model call.
+	Cache Cache
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	simpleOnce sync.Once
+	simple     *Endpoint
 }
 
 func (p *Pipeline) now() time.Time {
@@ -100,34 +139,43 @@ func (p *Pipeline) now() time.Time {
 	return time.Now()
 }
 
-// Run takes a task through clean → route → render → call → validate →
-// price and returns its outcome. It never panics on task data and never
-// returns ticket text in Detail.
+// Run takes a task through clean → route → render → (cache) → call with
+// retries along the route's fallback chain → validate → price, and returns
+// its outcome. It never panics on task data and never puts ticket text in
+// Detail.
 func (p *Pipeline) Run(ctx context.Context, t Task) Outcome {
 	start := p.now()
 	out := Outcome{PromptVersion: t.Prompt.Version, Fallback: schemas.FallbackNone}
-	finish := func(code Code, detail string) Outcome {
-		out.Code, out.Detail = code, detail
+	finish := func(err error) Outcome {
+		out.Code, out.Detail = CodeOf(err), detailOf(err)
+		var me *ModelError
+		if errors.As(err, &me) {
+			out.RetryAfter = me.RetryAfter
+		}
 		out.Latency = p.now().Sub(start)
 		return out
 	}
 	if err := ctx.Err(); err != nil {
-		return finish(CodeOf(err), "task canceled before it started")
+		return finish(err)
 	}
 
 	ticket := t.Ticket
 	ticket.Subject = Clean(ticket.Subject)
 	ticket.Body = Clean(ticket.Body)
 	if ticket.Body == "" {
-		return finish(CodeInvalidInput, "ticket body is empty after cleaning")
+		return finish(&ModelError{Code: CodeInvalidInput, Detail: "empty_body"})
 	}
-	out.Model = p.route(t)
+	input := ticket.Subject + "\n" + ticket.Body
+	route, chain, err := p.pick(ticket, EstimateTokens(input), t.Prompt)
+	if err != nil {
+		return finish(err)
+	}
+	out.Route, out.RouteReason = route.Name, route.reason
 	rendered, err := t.Prompt.Render(prompts.Input{Ticket: ticket})
 	if err != nil {
-		return finish(CodeInternal, "prompt render failed")
+		return finish(&ModelError{Code: CodeInternal, Detail: "prompt render failed"})
 	}
 	req := Request{
-		Model: out.Model,
 		Messages: []Message{
 			{Role: "system", Content: rendered.System},
 			{Role: "user", Content: rendered.User},
@@ -136,69 +184,257 @@ func (p *Pipeline) Run(ctx context.Context, t Task) Outcome {
 		MaxTokens:   t.Prompt.Model.MaxTokens,
 		SchemaName:  t.Prompt.SchemaName,
 		Schema:      t.Prompt.OutputSchema,
-		Input:       ticket.Subject + "\n" + ticket.Body,
+		Input:       input,
 	}
 
-	resp, err := p.call(ctx, req, &out)
-	if err != nil {
-		var me *ModelError
-		if errors.As(err, &me) {
-			out.RetryAfter = me.RetryAfter
+	key := cacheKey(t.Prompt, chain[0].Alias, rendered)
+	if p.Cache != nil {
+		if e, ok, err := p.Cache.Get(ctx, key); err == nil && ok {
+			out.Ready, out.Draft, out.Model, out.Provider = true, e.Draft, e.Model, e.Provider
+			out.Fallback = schemas.FallbackCache
+			out.Latency = p.now().Sub(start)
+			return out
 		}
-		return finish(CodeOf(err), detailOf(err))
 	}
+
+	var lastErr error
+	for i, ep := range chain {
+		out.Model, out.Provider = ep.Name, ep.Provider
+		d, err := p.draftWith(ctx, ep, req, t.Prompt, rendered, &out)
+		if err == nil {
+			if d.Confidence < p.ReviewBelow {
+				d.RequiresReview = true
+			}
+			out.Ready, out.Draft = true, d
+			out.Fallback = fallbackKind(i, ep)
+			out.Latency = p.now().Sub(start)
+			if p.Cache != nil && out.Fallback == schemas.FallbackNone {
+				_ = p.Cache.Put(ctx, key, CacheEntry{Draft: d, Model: out.Model, Provider: out.Provider})
+			}
+			return out
+		}
+		lastErr = err
+		if !fallsBack(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return finish(lastErr)
+}
+
+// routeChoice is a route with the reason it matched.
+type routeChoice struct {
+	Route
+	reason string
+}
+
+// pick finds the first matching route and resolves its chain.
+func (p *Pipeline) pick(t schemas.TicketCreated, tokens int, prompt *prompts.Prompt) (routeChoice, []*Endpoint, error) {
+	if len(p.Routes) == 0 {
+		p.simpleOnce.Do(func() {
+			name := p.DefaultModel
+			if name == "" {
+				name = prompt.Model.Name
+			}
+			p.simple = NewEndpoint(EndpointConfig{Alias: name, Name: name, Model: p.Model})
+		})
+		return routeChoice{Route{Name: "default"}, "catch-all"}, []*Endpoint{p.simple}, nil
+	}
+	for _, r := range p.Routes {
+		ok, why := r.When.matches(t, tokens)
+		if !ok {
+			continue
+		}
+		chain := make([]*Endpoint, 0, len(r.Chain))
+		for _, alias := range r.Chain {
+			ep, found := p.Endpoints[alias]
+			if !found {
+				return routeChoice{}, nil, &ModelError{Code: CodeInternal, Detail: fmt.Sprintf("route %s names unknown endpoint %s", r.Name, alias)}
+			}
+			chain = append(chain, ep)
+		}
+		if len(chain) == 0 {
+			return routeChoice{}, nil, &ModelError{Code: CodeInternal, Detail: "route " + r.Name + " has an empty chain"}
+		}
+		return routeChoice{r, why}, chain, nil
+	}
+	return routeChoice{}, nil, &ModelError{Code: CodeInternal, Detail: "no route matches; add a catch-all route"}
+}
+
+// draftWith gets a valid draft from one endpoint: the call with retries,
+// one retry with more room when the answer was cut, one repair call when
+// it did not match the schema, then the output checks.
+func (p *Pipeline) draftWith(ctx context.Context, ep *Endpoint, req Request, prompt *prompts.Prompt, rendered prompts.Rendered, out *Outcome) (Draft, error) {
+	req.Model = ep.Name
+	resp, err := p.callRetrying(ctx, ep, req, out)
+	if err != nil {
+		return Draft{}, err
+	}
+	if resp.FinishReason == "length" {
+		if bigger := min(req.MaxTokens*2, prompt.Model.MaxTokensCap); bigger > req.MaxTokens {
+			req.MaxTokens = bigger
+			if resp, err = p.callRetrying(ctx, ep, req, out); err != nil {
+				return Draft{}, err
+			}
+		}
+	}
+	d, err := checkAnswer(resp, req.MaxTokens, prompt)
+	var me *ModelError
+	if errors.As(err, &me) && me.Code == CodeInvalidOutput {
+		repair := req
+		repair.Messages = append(slices.Clone(req.Messages),
+			Message{Role: "assistant", Content: resp.Text},
+			Message{Role: "user", Content: "That answer was rejected: " + me.Detail +
+				". Reply again with only the JSON object that the schema asks for."})
+		if resp, err = p.callRetrying(ctx, ep, repair, out); err != nil {
+			return Draft{}, err
+		}
+		d, err = checkAnswer(resp, req.MaxTokens, prompt)
+	}
+	if err != nil {
+		return Draft{}, err
+	}
+	if err := checkDraft(d, prompt, rendered); err != nil {
+		return Draft{}, err
+	}
+	d.Text = strings.TrimSpace(d.Text)
+	return d, nil
+}
+
+// checkAnswer turns a response into a draft that matches the prompt's
+// output schema, or an error with the code that says why it is not one.
+func checkAnswer(resp Response, maxTokens int, prompt *prompts.Prompt) (Draft, error) {
 	switch resp.FinishReason {
-	case "", "stop":
 	case "length":
-		return finish(CodeTruncatedOutput, fmt.Sprintf("answer cut at max_tokens=%d", req.MaxTokens))
+		return Draft{}, &ModelError{Code: CodeTruncatedOutput, Detail: fmt.Sprintf("answer cut at max_tokens=%d", maxTokens)}
 	case "content_filter":
-		return finish(CodeUnsafeContent, "provider content filter")
+		return Draft{}, &ModelError{Code: CodeUnsafeContent, Detail: "provider content filter"}
 	}
 	text := stripFence(resp.Text)
-	if err := t.Prompt.CheckOutput([]byte(text)); err != nil {
-		return finish(CodeInvalidOutput, err.Error())
+	if err := prompt.CheckOutput([]byte(text)); err != nil {
+		return Draft{}, &ModelError{Code: CodeInvalidOutput, Detail: err.Error()}
 	}
 	var d Draft
 	if err := json.Unmarshal([]byte(text), &d); err != nil {
-		return finish(CodeInvalidOutput, "answer does not decode into a draft")
+		return Draft{}, &ModelError{Code: CodeInvalidOutput, Detail: "answer does not decode into a draft"}
 	}
-	d.Text = strings.TrimSpace(d.Text)
-	if d.Confidence < p.ReviewBelow {
-		d.RequiresReview = true
-	}
-	out.Ready, out.Draft = true, d
-	out.Latency = p.now().Sub(start)
-	return out
+	return d, nil
 }
 
-// route picks the model for a task: the configured default, else the
-// prompt's own choice.
-func (p *Pipeline) route(t Task) string {
-	if p.DefaultModel != "" {
-		return p.DefaultModel
+// leakWords is how many consecutive words of the system prompt in a draft
+// count as leaking it: enough to rule out chance, few enough to catch a
+// paraphrase that quotes.
+const leakWords = 8
+
+// checkDraft applies the checks a schema cannot express: the prompt's
+// length limit, and no trace of the system prompt or its canary.
+func checkDraft(d Draft, prompt *prompts.Prompt, rendered prompts.Rendered) error {
+	if max := prompt.MaxDraftChars; max > 0 && utf8.RuneCountInString(d.Text) > max {
+		return &ModelError{Code: CodeInvalidOutput, Detail: fmt.Sprintf("draft longer than %d characters", max)}
 	}
-	return t.Prompt.Model.Name
+	lower := strings.ToLower(d.Text)
+	if c := prompt.Canary; c != "" && strings.Contains(lower, strings.ToLower(c)) {
+		return &ModelError{Code: CodeUnsafeContent, Detail: "draft repeats the system prompt's canary"}
+	}
+	if sharesRun(strings.Fields(strings.ToLower(rendered.System)), strings.Fields(lower), leakWords) {
+		return &ModelError{Code: CodeUnsafeContent, Detail: "draft repeats the system prompt"}
+	}
+	return nil
 }
 
-// call makes one model call under its own timeout and records it in out.
-func (p *Pipeline) call(ctx context.Context, req Request, out *Outcome) (Response, error) {
+// sharesRun reports whether b contains n consecutive words of a.
+func sharesRun(a, b []string, n int) bool {
+	if len(a) < n || len(b) < n {
+		return false
+	}
+	runs := make(map[string]struct{}, len(a))
+	for i := 0; i+n <= len(a); i++ {
+		runs[strings.Join(a[i:i+n], " ")] = struct{}{}
+	}
+	for i := 0; i+n <= len(b); i++ {
+		if _, ok := runs[strings.Join(b[i:i+n], " ")]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// callRetrying calls one endpoint, retrying retryable failures with
+// jittered exponential backoff, never sooner than a provider's
+// Retry-After, within the retry budget and ctx. When the next wait does
+// not fit, it returns the last error with that wait as its RetryAfter.
+func (p *Pipeline) callRetrying(ctx context.Context, ep *Endpoint, req Request, out *Outcome) (Response, error) {
+	policy := p.Retry.orDefault()
+	b := policy.backoff()
+	budgetEnds := p.now().Add(policy.Budget)
+	for attempt := 1; ; attempt++ {
+		resp, err := p.callOnce(ctx, ep, req, out)
+		if err == nil {
+			return resp, nil
+		}
+		code := CodeOf(err)
+		if !code.Retryable() || code == CodeCanceled || errors.Is(err, ErrCircuitOpen) || attempt >= policy.MaxAttempts {
+			return resp, err
+		}
+		var me *ModelError
+		wait := b.NextBackOff()
+		if errors.As(err, &me) && me.RetryAfter > wait {
+			wait = me.RetryAfter
+		}
+		deadline, hasDeadline := ctx.Deadline()
+		if p.now().Add(wait).After(budgetEnds) || (hasDeadline && time.Now().Add(wait).After(deadline)) {
+			return resp, withRetryAfter(err, wait)
+		}
+		out.Retries++
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return resp, err
+		}
+	}
+}
+
+// withRetryAfter returns err as a *ModelError that asks for wait.
+func withRetryAfter(err error, wait time.Duration) error {
+	var me *ModelError
+	if errors.As(err, &me) {
+		c := *me
+		c.RetryAfter = max(c.RetryAfter, wait)
+		return &c
+	}
+	return &ModelError{Code: CodeOf(err), RetryAfter: wait, Err: err}
+}
+
+// callOnce makes one model call under its own timeout and records it.
+func (p *Pipeline) callOnce(ctx context.Context, ep *Endpoint, req Request, out *Outcome) (Response, error) {
 	if p.CallTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.CallTimeout)
 		defer cancel()
 	}
+	est := EstimateTokens(req.Messages[0].Content) + EstimateTokens(req.Messages[len(req.Messages)-1].Content) + req.MaxTokens
 	start := p.now()
-	resp, err := p.Model.Complete(ctx, req)
+	resp, err := ep.complete(ctx, req, est)
 	latency := p.now().Sub(start)
+	if errors.Is(err, ErrCircuitOpen) {
+		return resp, err // skipped, not a call
+	}
 	out.Attempts++
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)
 		}
-		// A failed call still costs what the provider reports; the
-		// clients report nothing on error, so nothing is billed here.
-		out.Calls = append(out.Calls, Call{Model: req.Model, Latency: latency, Outcome: string(CodeOf(err))})
+		// The clients report no usage on a failed call, so nothing is
+		// billed; the call is still recorded.
+		out.Calls = append(out.Calls, Call{Model: ep.Name, Provider: ep.Provider, Latency: latency, Outcome: string(CodeOf(err))})
 		return resp, err
+	}
+	if resp.Model == "" {
+		resp.Model = ep.Name
+	}
+	if resp.Provider == "" {
+		resp.Provider = ep.Provider
 	}
 	cost := p.Prices[resp.Model].Cost(resp.InputTokens, resp.OutputTokens)
 	out.Model, out.Provider = resp.Model, resp.Provider
@@ -211,6 +447,37 @@ func (p *Pipeline) call(ctx context.Context, req Request, out *Outcome) (Respons
 		CostMicroUSD: cost, Latency: latency, Outcome: "ok",
 	})
 	return resp, nil
+}
+
+// fallsBack reports whether the next step of a chain should be tried: the
+// provider is unreachable or overloaded, not the answer wrong.
+func fallsBack(err error) bool {
+	switch CodeOf(err) {
+	case CodeProviderUnavailable, CodeTimeout, CodeRateLimited:
+		return true
+	}
+	return false
+}
+
+func fallbackKind(step int, ep *Endpoint) string {
+	switch {
+	case step == 0:
+		return schemas.FallbackNone
+	case ep.Offline:
+		return schemas.FallbackRules
+	}
+	return schemas.FallbackModel
+}
+
+// cacheKey identifies identical work: the prompt version, the endpoint
+// that would answer first and the rendered prompt.
+func cacheKey(prompt *prompts.Prompt, alias string, r prompts.Rendered) string {
+	h := sha256.New()
+	for _, s := range []string{prompt.Task, prompt.Version, alias, r.System, r.User} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:20])
 }
 
 func detailOf(err error) string {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,19 +16,21 @@ import (
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
-// modelFunc is a fake Model: a struct of func fields, per STYLE.md.
-type modelFunc struct {
+// countingModel is a fake Model: a struct of func fields, per STYLE.md,
+// that counts its calls and keeps its requests. Not for concurrent use.
+type countingModel struct {
 	complete func(ctx context.Context, req pipeline.Request) (pipeline.Response, error)
+	calls    atomic.Int64
+	requests []pipeline.Request
 }
 
-func (m modelFunc) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
+func (m *countingModel) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
+	m.calls.Add(1)
 	return m.complete(ctx, req)
 }
 
-func answer(text, finish string) modelFunc {
-	return modelFunc{func(context.Context, pipeline.Request) (pipeline.Response, error) {
-		return pipeline.Response{Text: text, Model: "m1", Provider: "p", InputTokens: 1000, OutputTokens: 200, FinishReason: finish}, nil
-	}}
+func answer(text, finish string) *countingModel {
+	return script(pipeline.Response{Text: text, FinishReason: finish})
 }
 
 func task(t *testing.T, body string) pipeline.Task {
@@ -46,47 +49,132 @@ func task(t *testing.T, body string) pipeline.Task {
 
 const validAnswer = `{"draft":"Hello","confidence":0.9,"reason":"other","requires_review":false}`
 
+// fastRetry keeps tests quick: three attempts a millisecond apart.
+var fastRetry = pipeline.RetryPolicy{MaxAttempts: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond, Budget: time.Second}
+
+// script answers with the given responses in turn, repeating the last.
+func script(answers ...pipeline.Response) *countingModel {
+	m := &countingModel{}
+	m.complete = func(_ context.Context, req pipeline.Request) (pipeline.Response, error) {
+		i := min(int(m.calls.Load())-1, len(answers)-1)
+		r := answers[i]
+		if r.Model == "" {
+			r.Model, r.Provider, r.InputTokens, r.OutputTokens = "m1", "p", 1000, 200
+		}
+		m.requests = append(m.requests, req)
+		return r, nil
+	}
+	return m
+}
+
+func failing(err error) *countingModel {
+	m := &countingModel{}
+	m.complete = func(context.Context, pipeline.Request) (pipeline.Response, error) { return pipeline.Response{}, err }
+	return m
+}
+
 func TestRunOutcomes(t *testing.T) {
+	ok := pipeline.Response{Text: validAnswer, FinishReason: "stop"}
 	tests := []struct {
 		name      string
-		model     pipeline.Model
+		model     *countingModel
 		body      string
 		wantReady bool
 		wantCode  pipeline.Code
 		wantCalls int
 	}{
-		{"valid answer", answer(validAnswer, "stop"), "hi", true, "", 1},
-		{"fenced answer", answer("```json\n"+validAnswer+"\n```", "stop"), "hi", true, "", 1},
-		{"not json", answer("Sure! Here's a draft.", "stop"), "hi", false, pipeline.CodeInvalidOutput, 1},
-		{"schema mismatch", answer(`{"draft":"x"}`, "stop"), "hi", false, pipeline.CodeInvalidOutput, 1},
-		{"truncated", answer(`{"draft":"x`, "length"), "hi", false, pipeline.CodeTruncatedOutput, 1},
-		{"content filter", answer("", "content_filter"), "hi", false, pipeline.CodeUnsafeContent, 1},
-		{"rate limited", modelFunc{func(context.Context, pipeline.Request) (pipeline.Response, error) {
-			return pipeline.Response{}, &pipeline.ModelError{Code: pipeline.CodeRateLimited, Status: 429, RetryAfter: time.Second}
-		}}, "hi", false, pipeline.CodeRateLimited, 1},
-		{"call timeout", modelFunc{func(ctx context.Context, _ pipeline.Request) (pipeline.Response, error) {
+		{"valid answer", script(ok), "hi", true, "", 1},
+		{"fenced answer", script(pipeline.Response{Text: "```json\n" + validAnswer + "\n```", FinishReason: "stop"}), "hi", true, "", 1},
+		{"not json, repaired", script(pipeline.Response{Text: "Sure! Here's a draft.", FinishReason: "stop"}, ok), "hi", true, "", 2},
+		{"not json twice", script(pipeline.Response{Text: "Sure! Here's a draft.", FinishReason: "stop"}), "hi", false, pipeline.CodeInvalidOutput, 2},
+		{"schema mismatch twice", script(pipeline.Response{Text: `{"draft":"x"}`, FinishReason: "stop"}), "hi", false, pipeline.CodeInvalidOutput, 2},
+		{"truncated, then room enough", script(pipeline.Response{Text: `{"draft":"x`, FinishReason: "length"}, ok), "hi", true, "", 2},
+		{"truncated twice", script(pipeline.Response{Text: `{"draft":"x`, FinishReason: "length"}), "hi", false, pipeline.CodeTruncatedOutput, 2},
+		{"content filter", script(pipeline.Response{FinishReason: "content_filter"}), "hi", false, pipeline.CodeUnsafeContent, 1},
+		{"refusal is not retried", failing(&pipeline.ModelError{Code: pipeline.CodeUnsafeContent}), "hi", false, pipeline.CodeUnsafeContent, 1},
+		{"401 is not retried", failing(&pipeline.ModelError{Code: pipeline.CodeInternal, Status: 401}), "hi", false, pipeline.CodeInternal, 1},
+		{"503 retried up to the limit", failing(&pipeline.ModelError{Code: pipeline.CodeProviderUnavailable, Status: 503}), "hi", false, pipeline.CodeProviderUnavailable, 3},
+		{"call timeout retried", &countingModel{complete: func(ctx context.Context, _ pipeline.Request) (pipeline.Response, error) {
 			<-ctx.Done()
 			return pipeline.Response{}, ctx.Err()
-		}}, "hi", false, pipeline.CodeTimeout, 1},
-		{"empty after cleaning", answer(validAnswer, "stop"), "\u200b \t\n\x00", false, pipeline.CodeInvalidInput, 0},
+		}}, "hi", false, pipeline.CodeTimeout, 3},
+		{"empty after cleaning", script(ok), "\u200b \t\n\x00", false, pipeline.CodeInvalidInput, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &pipeline.Pipeline{Model: tt.model, CallTimeout: 50 * time.Millisecond,
+			p := &pipeline.Pipeline{Model: tt.model, CallTimeout: 20 * time.Millisecond, Retry: fastRetry,
 				Prices: map[string]pipeline.Price{"m1": {InputPerMTok: 150_000, OutputPerMTok: 600_000}}}
 			out := p.Run(context.Background(), task(t, tt.body))
-			if out.Ready != tt.wantReady || out.Code != tt.wantCode || len(out.Calls) != tt.wantCalls {
-				t.Fatalf("outcome ready=%v code=%q calls=%d (%s), want ready=%v code=%q calls=%d",
-					out.Ready, out.Code, len(out.Calls), out.Detail, tt.wantReady, tt.wantCode, tt.wantCalls)
+			if out.Ready != tt.wantReady || out.Code != tt.wantCode || len(out.Calls) != tt.wantCalls || int(tt.model.calls.Load()) != tt.wantCalls {
+				t.Fatalf("outcome ready=%v code=%q calls=%d/%d (%s), want ready=%v code=%q calls=%d",
+					out.Ready, out.Code, len(out.Calls), tt.model.calls.Load(), out.Detail, tt.wantReady, tt.wantCode, tt.wantCalls)
 			}
-			if out.PromptVersion != "v1" {
-				t.Errorf("prompt version = %q", out.PromptVersion)
+			if out.PromptVersion != "v1" || out.Attempts != tt.wantCalls {
+				t.Errorf("prompt version %q attempts %d", out.PromptVersion, out.Attempts)
 			}
-			if out.Ready && out.CostMicroUSD != 270 { // 1000×0.15 + 200×0.60
-				t.Errorf("cost = %d µ$, want 270", out.CostMicroUSD)
+			if out.Ready && out.CostMicroUSD != int64(270*tt.wantCalls) { // 1000×0.15 + 200×0.60 a call
+				t.Errorf("cost = %d µ$, want %d", out.CostMicroUSD, 270*tt.wantCalls)
 			}
 			if !out.Ready && out.Code.Retryable() != out.Retryable() {
 				t.Error("Outcome.Retryable disagrees with its code")
+			}
+		})
+	}
+}
+
+// A repair call shows the model its answer and what was wrong with it;
+// a retry after truncation asks for more room, within the prompt's cap.
+func TestRepairAndTruncationRequests(t *testing.T) {
+	m := script(pipeline.Response{Text: `{"draft":"x"}`, FinishReason: "stop"}, pipeline.Response{Text: validAnswer, FinishReason: "stop"})
+	p := &pipeline.Pipeline{Model: m, Retry: fastRetry}
+	tk := task(t, "hi")
+	if out := p.Run(context.Background(), tk); !out.Ready {
+		t.Fatalf("not repaired: %s %s", out.Code, out.Detail)
+	}
+	repair := m.requests[1].Messages
+	if len(repair) != 4 || repair[2].Role != "assistant" || repair[2].Content != `{"draft":"x"}` ||
+		!strings.Contains(repair[3].Content, "missing required field") {
+		t.Errorf("repair messages = %+v", repair)
+	}
+
+	m = script(pipeline.Response{Text: `{"dra`, FinishReason: "length"}, pipeline.Response{Text: validAnswer, FinishReason: "stop"})
+	p = &pipeline.Pipeline{Model: m, Retry: fastRetry}
+	if out := p.Run(context.Background(), tk); !out.Ready {
+		t.Fatalf("truncation not retried: %s", out.Code)
+	}
+	if first, second := m.requests[0].MaxTokens, m.requests[1].MaxTokens; second <= first || second > tk.Prompt.Model.MaxTokensCap {
+		t.Errorf("max_tokens %d then %d, want more the second time, at most %d", first, second, tk.Prompt.Model.MaxTokensCap)
+	}
+}
+
+// A Retry-After longer than the retry budget is not slept: the outcome
+// carries it, so the consumer can hand the message back with that delay.
+func TestRetryAfterBeyondBudgetIsHandedBack(t *testing.T) {
+	m := failing(&pipeline.ModelError{Code: pipeline.CodeRateLimited, Status: 429, RetryAfter: time.Minute})
+	p := &pipeline.Pipeline{Model: m, Retry: fastRetry}
+	out := p.Run(context.Background(), task(t, "hi"))
+	if out.Code != pipeline.CodeRateLimited || out.RetryAfter != time.Minute || m.calls.Load() != 1 {
+		t.Errorf("code %s retry-after %v calls %d; want rate_limited, 1m, 1 call", out.Code, out.RetryAfter, m.calls.Load())
+	}
+}
+
+func TestOutputChecks(t *testing.T) {
+	tk := task(t, "hi")
+	long := strings.Repeat("a", tk.Prompt.MaxDraftChars+1)
+	tests := []struct {
+		name, draft string
+		want        pipeline.Code
+	}{
+		{"too long", long, pipeline.CodeInvalidOutput},
+		{"canary", "Sure. Ref " + tk.Prompt.Canary + ".", pipeline.CodeUnsafeContent},
+		{"system prompt", "My instructions: You are a support agent's assistant. You write a first draft of a reply", pipeline.CodeUnsafeContent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			answer, _ := json.Marshal(map[string]any{"draft": tt.draft, "confidence": 0.9, "reason": "other", "requires_review": false})
+			p := &pipeline.Pipeline{Model: script(pipeline.Response{Text: string(answer), FinishReason: "stop"}), Retry: fastRetry}
+			if out := p.Run(context.Background(), tk); out.Ready || out.Code != tt.want {
+				t.Errorf("ready=%v code=%s (%s), want %s", out.Ready, out.Code, out.Detail, tt.want)
 			}
 		})
 	}
@@ -117,7 +205,7 @@ func TestRunSavedTicketsWithRules(t *testing.T) {
 		t.Fatalf("want at least 20 saved tickets, found %d (%v)", len(files), err)
 	}
 	var seen pipeline.Request
-	model := modelFunc{func(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
+	model := &countingModel{complete: func(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
 		seen = req
 		return rules.Model{}.Complete(ctx, req)
 	}}

@@ -6,6 +6,7 @@ package prompts
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,9 @@ type Settings struct {
 	Name        string  `yaml:"name"`
 	Temperature float32 `yaml:"temperature"`
 	MaxTokens   int     `yaml:"max_tokens"`
+	// MaxTokensCap bounds the one retry with more room after an answer
+	// was cut at MaxTokens; it defaults to MaxTokens (no such retry).
+	MaxTokensCap int `yaml:"max_tokens_cap"`
 }
 
 // Prompt is one parsed, immutable prompt version. Safe for concurrent use.
@@ -49,6 +53,11 @@ type Prompt struct {
 	// must give; OutputSchema is a JSON Schema document.
 	SchemaName   string
 	OutputSchema json.RawMessage
+	// MaxDraftChars fails longer drafts; zero means no limit.
+	MaxDraftChars int
+	// Canary is a marker the system prompt carries and no draft may
+	// repeat: a draft that does leaked the system prompt.
+	Canary string
 
 	output *jsonschema.Schema
 	system *template.Template
@@ -58,6 +67,8 @@ type Prompt struct {
 // Input is what a prompt is rendered from. Ticket.Body is the cleaned text.
 type Input struct {
 	Ticket schemas.TicketCreated
+	// Canary is set by Render from the prompt's front matter.
+	Canary string
 }
 
 // Rendered is a prompt ready to send.
@@ -70,6 +81,7 @@ type Rendered struct {
 // prompt through the untrusted function, which delimits it.
 func (p *Prompt) Render(in Input) (Rendered, error) {
 	var sys, usr bytes.Buffer
+	in.Canary = p.Canary
 	if err := p.system.Execute(&sys, in); err != nil {
 		return Rendered{}, fmt.Errorf("prompts.render %s/%s system: %w", p.Task, p.Version, err)
 	}
@@ -85,24 +97,13 @@ func (p *Prompt) Render(in Input) (Rendered, error) {
 func (p *Prompt) CheckOutput(doc []byte) error {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
-		return fmt.Errorf("not a JSON document: %w", err)
+		return errors.New("not a JSON document")
 	}
 	if err := p.output.Validate(v); err != nil {
-		var ve *jsonschema.ValidationError
-		if errors.As(err, &ve) {
-			return fmt.Errorf("does not match the output schema: %s", leafMessage(ve))
-		}
-		return err
+		fe := schemas.FromValidation(err, "")
+		return fmt.Errorf("does not match the output schema: %s: %s", cmp.Or(fe.Field, "/"), fe.Reason)
 	}
 	return nil
-}
-
-func leafMessage(ve *jsonschema.ValidationError) string {
-	for len(ve.Causes) > 0 {
-		ve = ve.Causes[0]
-	}
-	loc := "/" + strings.Join(ve.InstanceLocation, "/")
-	return fmt.Sprintf("%s: %s", loc, ve.ErrorKind)
 }
 
 // Delimiters around untrusted ticket text in a rendered prompt.
@@ -210,9 +211,11 @@ type frontMatter struct {
 	Version     string   `yaml:"version"`
 	Description string   `yaml:"description"`
 	Model       Settings `yaml:"model"`
+	Canary      string   `yaml:"canary"`
 	Output      struct {
-		Name   string         `yaml:"name"`
-		Schema map[string]any `yaml:"schema"`
+		Name     string         `yaml:"name"`
+		MaxChars int            `yaml:"max_chars"`
+		Schema   map[string]any `yaml:"schema"`
 	} `yaml:"output"`
 }
 
@@ -247,6 +250,13 @@ func Parse(name string, raw []byte) (*Prompt, error) {
 		return fail("model.max_tokens must be positive")
 	case fm.Model.Temperature < 0 || fm.Model.Temperature > 2:
 		return fail("model.temperature must be within 0..2")
+	case fm.Model.MaxTokensCap != 0 && fm.Model.MaxTokensCap < fm.Model.MaxTokens:
+		return fail("model.max_tokens_cap must be at least max_tokens")
+	case fm.Output.MaxChars < 0:
+		return fail("output.max_chars must not be negative")
+	}
+	if fm.Model.MaxTokensCap == 0 {
+		fm.Model.MaxTokensCap = fm.Model.MaxTokens
 	}
 	schemaJSON, err := json.Marshal(fm.Output.Schema)
 	if err != nil {
@@ -272,6 +282,7 @@ func Parse(name string, raw []byte) (*Prompt, error) {
 	p := &Prompt{
 		Task: fm.Task, Version: fm.Version, Description: fm.Description,
 		Model: fm.Model, SchemaName: fm.Output.Name, OutputSchema: schemaJSON,
+		MaxDraftChars: fm.Output.MaxChars, Canary: fm.Canary,
 		output: compiled,
 	}
 	if p.system, err = template.New("system").Funcs(funcs).Option("missingkey=error").Parse(sys); err != nil {

@@ -46,7 +46,7 @@ func Decode(raw []byte) (Envelope, error) {
 		return Envelope{}, &FieldError{Reason: "malformed JSON"}
 	}
 	if err := envelopeSchema.Validate(doc); err != nil {
-		return Envelope{}, fromValidation(err, "")
+		return Envelope{}, FromValidation(err, "")
 	}
 	// The envelope schema guarantees an object with a string type.
 	obj, _ := doc.(map[string]any)
@@ -56,7 +56,7 @@ func Decode(raw []byte) (Envelope, error) {
 		return Envelope{}, &FieldError{Field: "/type", Reason: "unknown event type " + quoteShort(typ)}
 	}
 	if err := sch.Validate(obj["data"]); err != nil {
-		return Envelope{}, fromValidation(err, "/data")
+		return Envelope{}, FromValidation(err, "/data")
 	}
 	var env Envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
@@ -82,7 +82,7 @@ func validateData(typ string, data []byte, prefix string) *FieldError {
 		return &FieldError{Field: prefix, Reason: "malformed JSON"}
 	}
 	if err := sch.Validate(doc); err != nil {
-		return fromValidation(err, prefix)
+		return FromValidation(err, prefix)
 	}
 	return checkGoType(typ, data, prefix)
 }

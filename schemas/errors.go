@@ -67,11 +67,13 @@ func pointer(prefix string, tokens ...string) string {
 	return b.String()
 }
 
-// fromValidation turns a jsonschema validation error into a *FieldError
-// whose Field is prefix plus the instance location of a leaf cause. When
+// FromValidation turns an error from a santhosh-tekuri/jsonschema
+// validation into a *FieldError whose Field is prefix plus the instance
+// location of a leaf cause, and whose Reason never quotes the document,
+// so it is safe to log and to show a model. When
 // several leaves fail, the one that sorts first by field then reason wins,
 // so the result does not depend on the validator's map iteration order.
-func fromValidation(err error, prefix string) *FieldError {
+func FromValidation(err error, prefix string) *FieldError {
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		// Not a validation error: the validator itself failed.

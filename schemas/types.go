@@ -61,6 +61,7 @@ type DraftReady struct {
 	RequiresReview bool    `json:"requires_review"`
 	Model          string  `json:"model"`
 	Provider       string  `json:"provider"`
+	Route          string  `json:"route,omitempty"`
 	PromptVersion  string  `json:"prompt_version"`
 	Usage          Usage   `json:"usage"`
 	CostMicroUSD   int64   `json:"cost_microusd"`
@@ -81,6 +82,7 @@ type DraftFailed struct {
 	ErrorDetail   string `json:"error_detail"`
 	Retryable     bool   `json:"retryable"`
 	Model         string `json:"model"`
+	Route         string `json:"route,omitempty"`
 	PromptVersion string `json:"prompt_version"`
 	Attempts      int    `json:"attempts"`
 	LatencyMS     int64  `json:"latency_ms"`

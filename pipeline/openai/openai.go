@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	goopenai "github.com/sashabaranov/go-openai"
@@ -79,6 +80,7 @@ func (c *Client) Complete(ctx context.Context, req pipeline.Request) (pipeline.R
 	if err != nil {
 		return pipeline.Response{}, fmt.Errorf("openai.complete: %w", err)
 	}
+	out.RateLimit = meta.getRateLimit()
 	return out, nil
 }
 
@@ -155,8 +157,23 @@ func (c *Client) String() string {
 // callMetaKey keys the *callMeta that recordingTransport fills in.
 type callMetaKey struct{}
 
-// callMeta carries what go-openai's errors drop: response headers.
-// The transport writes it during the call; classify reads it afterwards.
+// callMeta carries what go-openai's values drop: response headers.
+// The transport writes it during the call; Complete and classify read it
+// afterwards.
 type callMeta struct {
 	retryAfter atomic.Int64 // time.Duration
+	mu         sync.Mutex
+	rateLimit  pipeline.RateLimit
+}
+
+func (m *callMeta) setRateLimit(rl pipeline.RateLimit) {
+	m.mu.Lock()
+	m.rateLimit = rl
+	m.mu.Unlock()
+}
+
+func (m *callMeta) getRateLimit() pipeline.RateLimit {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rateLimit
 }

@@ -5,15 +5,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 )
 
 // maxRetryAfter caps what a provider may ask for, against overflow and
 // nonsense; the pipeline applies its own, tighter limits.
 const maxRetryAfter = 24 * time.Hour
 
-// recordingTransport records the Retry-After of each response into the
-// *callMeta of the request's context, because go-openai's error values
-// carry no headers. It does not modify requests or responses.
+// recordingTransport records the Retry-After and x-ratelimit-* headers of
+// each response into the *callMeta of the request's context, because
+// go-openai's values carry no headers. It does not modify requests or
+// responses.
 type recordingTransport struct {
 	base http.RoundTripper // nil means http.DefaultTransport
 }
@@ -25,6 +28,7 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	if meta, ok := req.Context().Value(callMetaKey{}).(*callMeta); ok {
 		meta.retryAfter.Store(int64(parseRetryAfter(resp.Header, time.Now())))
+		meta.setRateLimit(parseRateLimit(resp.Header))
 	}
 	return resp, nil
 }
@@ -76,4 +80,40 @@ func clampRetryAfter(ns float64) time.Duration {
 		return maxRetryAfter
 	}
 	return time.Duration(ns)
+}
+
+// parseRateLimit reads OpenAI's x-ratelimit-* headers, which Azure OpenAI,
+// OpenRouter and several gateways also send. Absent or malformed values
+// stay zero, which the limiter reads as "said nothing".
+func parseRateLimit(h http.Header) pipeline.RateLimit {
+	num := func(key string) int {
+		n, err := strconv.Atoi(strings.TrimSpace(h.Get(key)))
+		if err != nil || n < 0 {
+			return 0
+		}
+		return n
+	}
+	dur := func(key string) time.Duration {
+		v := strings.TrimSpace(h.Get(key))
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			return min(d, maxRetryAfter)
+		}
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
+			return clampRetryAfter(secs * float64(time.Second))
+		}
+		return 0
+	}
+	rl := pipeline.RateLimit{
+		LimitRequests: num("X-Ratelimit-Limit-Requests"), RemainingRequests: num("X-Ratelimit-Remaining-Requests"),
+		LimitTokens: num("X-Ratelimit-Limit-Tokens"), RemainingTokens: num("X-Ratelimit-Remaining-Tokens"),
+		ResetRequests: dur("X-Ratelimit-Reset-Requests"), ResetTokens: dur("X-Ratelimit-Reset-Tokens"),
+	}
+	// A limit without a remaining figure says nothing usable.
+	if h.Get("X-Ratelimit-Remaining-Requests") == "" {
+		rl.LimitRequests = 0
+	}
+	if h.Get("X-Ratelimit-Remaining-Tokens") == "" {
+		rl.LimitTokens = 0
+	}
+	return rl
 }
