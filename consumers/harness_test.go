@@ -57,11 +57,32 @@ func newHarness(t *testing.T) *harness {
 	}
 	topo := consumers.DefaultTopology()
 	topo.Drafts.AckWait = 2 * time.Second
-	topo.Drafts.MaxDeliver = 3
+	topo.Drafts.MaxDeliver = 5
 	if err := consumers.Apply(ctx, js, topo); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	return &harness{t: t, nc: nc, js: js, topo: topo, ctx: ctx}
+	h := &harness{t: t, nc: nc, js: js, topo: topo, ctx: ctx}
+	t.Cleanup(h.diagnose)
+	return h
+}
+
+// diagnose logs the drafts consumer's state when a test failed.
+func (h *harness) diagnose() {
+	if !h.t.Failed() {
+		return
+	}
+	c, err := h.js.Consumer(context.Background(), schemas.StreamTickets, schemas.ConsumerDrafts)
+	if err != nil {
+		h.t.Logf("diagnose: %v", err)
+		return
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		h.t.Logf("diagnose: %v", err)
+		return
+	}
+	h.t.Logf("drafts consumer: pending=%d ack_pending=%d redelivered=%d delivered=%d ack_floor=%d",
+		info.NumPending, info.NumAckPending, info.NumRedelivered, info.Delivered.Stream, info.AckFloor.Stream)
 }
 
 // countingModel wraps a model and counts calls; a struct of funcs.
