@@ -123,6 +123,12 @@ func (h *harness) startWorker(model pipeline.Model, concurrency int) (stop func(
 // startWorkerOn runs a worker on its own connection.
 func (h *harness) startWorkerOn(nc *nats.Conn, model pipeline.Model, concurrency int) (stop func()) {
 	h.t.Helper()
+	return h.startPipeline(nc, &pipeline.Pipeline{Model: model, CallTimeout: time.Second, Retry: testRetry}, concurrency)
+}
+
+// startPipeline runs a worker with the given pipeline on nc.
+func (h *harness) startPipeline(nc *nats.Conn, pipe *pipeline.Pipeline, concurrency int) (stop func()) {
+	h.t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		h.t.Fatal(err)
@@ -136,10 +142,9 @@ func (h *harness) startWorkerOn(nc *nats.Conn, model pipeline.Model, concurrency
 		h.t.Fatal(err)
 	}
 	w := &consumers.Worker{
-		JS: js, Prompt: p, Concurrency: concurrency,
-		Pipeline: &pipeline.Pipeline{Model: model, CallTimeout: time.Second, Retry: testRetry},
-		Backoff:  []time.Duration{50 * time.Millisecond},
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		JS: js, Prompt: p, Concurrency: concurrency, Pipeline: pipe,
+		Backoff: []time.Duration{50 * time.Millisecond},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	ctx, cancel := context.WithCancel(h.ctx)
 	var wg sync.WaitGroup

@@ -29,6 +29,8 @@ type Topology struct {
 	DuplicateWindow time.Duration
 	// TasksTTL is how long a finished task is remembered in the bucket.
 	TasksTTL time.Duration
+	// CacheTTL is how long a cached draft may answer identical input.
+	CacheTTL time.Duration
 	// Drafts is the ghostwriter-drafts consumer.
 	Drafts ConsumerSettings
 }
@@ -53,6 +55,7 @@ func DefaultTopology() Topology {
 		CostsMaxAge:     90 * 24 * time.Hour,
 		DuplicateWindow: 2 * time.Minute,
 		TasksTTL:        30 * 24 * time.Hour,
+		CacheTTL:        24 * time.Hour,
 		Drafts:          ConsumerSettings{AckWait: 60 * time.Second, MaxDeliver: 5, MaxAckPending: 256},
 	}
 }
@@ -117,15 +120,14 @@ func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		return fmt.Errorf("consumers.apply %s: %w", schemas.ConsumerDrafts, err)
 	}
 
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      schemas.BucketTasks,
-		Description: "Terminal status per task, prompt version and source event.",
-		History:     1,
-		TTL:         t.TasksTTL,
-		Storage:     jetstream.FileStorage,
-		Replicas:    t.Replicas,
-	}); err != nil {
-		return fmt.Errorf("consumers.apply %s: %w", schemas.BucketTasks, err)
+	for _, kv := range []jetstream.KeyValueConfig{
+		{Bucket: schemas.BucketTasks, Description: "Terminal status per task, prompt version and source event.", TTL: t.TasksTTL},
+		{Bucket: schemas.BucketCache, Description: "Cached drafts by prompt version, model and input.", TTL: t.CacheTTL},
+	} {
+		kv.History, kv.Storage, kv.Replicas = 1, jetstream.FileStorage, t.Replicas
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kv); err != nil {
+			return fmt.Errorf("consumers.apply %s: %w", kv.Bucket, err)
+		}
 	}
 	return nil
 }

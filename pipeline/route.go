@@ -21,12 +21,13 @@ type Route struct {
 // Match is a route's condition. Empty fields match anything; a route with
 // an empty Match is a catch-all.
 type Match struct {
-	CustomerTiers []string
-	ProductAreas  []string
-	Languages     []string
+	CustomerTiers []string `yaml:"customer_tier"`
+	ProductAreas  []string `yaml:"product_area"`
+	Languages     []string `yaml:"language"`
 	// MinTokens and MaxTokens bound the cleaned ticket's estimated tokens;
 	// zero means no bound.
-	MinTokens, MaxTokens int
+	MinTokens int `yaml:"min_tokens"`
+	MaxTokens int `yaml:"max_tokens"`
 }
 
 // matches reports whether the ticket fits and, if so, why, for the logs.

@@ -35,6 +35,8 @@ const (
 	ConsumerLedger = "ghostwriter-ledger"
 
 	BucketTasks = "ghostwriter_tasks"
+	// BucketCache holds cached drafts when the response cache is on.
+	BucketCache = "ghostwriter_cache"
 )
 
 // Headers ghostwriter sets on what it publishes.

@@ -30,6 +30,8 @@ type command struct {
 	// explicit holds the flags given by flag, environment or config file,
 	// rather than left at their default.
 	explicit map[string]bool
+	// configPath is the config file in use, "" for none.
+	configPath string
 }
 
 func newCommand(name, usage, summary string, stderr io.Writer) *command {
@@ -72,6 +74,7 @@ func (c *command) parse(args []string, getenv func(string) string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	c.configPath = path
 	var errs []error
 	c.flags.VisitAll(func(f *flag.Flag) {
 		if c.explicit[f.Name] || f.Name == "config" {

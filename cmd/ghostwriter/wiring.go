@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -15,9 +14,8 @@ import (
 
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
-	"github.com/ghostwriter-ai/ghostwriter/pipeline/openai"
-	"github.com/ghostwriter-ai/ghostwriter/pipeline/rules"
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
+	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
 // logConfig chooses the log handler: tint on a terminal, JSON elsewhere.
@@ -60,26 +58,28 @@ func (lc *logConfig) logger(env *environ) (*slog.Logger, error) {
 // workerConfig is what run and worker share: the model and the workers.
 type workerConfig struct {
 	openAIBaseURL    string
-	openAIAPIKey     string
+	apiKey           string
 	openAIAPIKeyFile string
 	model            string
 	modelTimeout     time.Duration
 	concurrency      int
 	promptVersion    string
 	promptsDir       string
+	cache            bool
 }
 
 func (c *command) workerFlags() *workerConfig {
 	wc := &workerConfig{}
 	f := c.flags
 	f.StringVar(&wc.openAIBaseURL, "openai-base-url", "", "OpenAI-compatible API root, e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (also OPENAI_BASE_URL)")
-	f.StringVar(&wc.openAIAPIKey, "openai-api-key", "", "API key (also OPENAI_API_KEY); prefer --openai-api-key-file")
+	f.StringVar(&wc.apiKey, "openai-api-key", "", "API key (also OPENAI_API_KEY); prefer --openai-api-key-file")
 	f.StringVar(&wc.openAIAPIKeyFile, "openai-api-key-file", "", "file holding the API key")
 	f.StringVar(&wc.model, "model", "", "model name; default: the prompt's own choice")
 	f.DurationVar(&wc.modelTimeout, "model-timeout", 30*time.Second, "timeout of one model call")
 	f.IntVar(&wc.concurrency, "concurrency", 8, "tickets handled at once by this process")
 	f.StringVar(&wc.promptVersion, "prompt-version", "", "support_draft prompt version; default: the latest")
 	f.StringVar(&wc.promptsDir, "prompts-dir", "", "load prompts from this folder instead of the built-in copy")
+	f.BoolVar(&wc.cache, "cache", false, "answer identical input (same prompt version and model) from the draft cache, without a model call")
 	return wc
 }
 
@@ -90,56 +90,10 @@ func (wc *workerConfig) Validate() error {
 		return usagef("--concurrency must be at least 1")
 	case wc.modelTimeout <= 0:
 		return usagef("--model-timeout must be positive")
-	case wc.openAIAPIKey != "" && wc.openAIAPIKeyFile != "":
+	case wc.apiKey != "" && wc.openAIAPIKeyFile != "":
 		return usagef("give --openai-api-key or --openai-api-key-file, not both")
 	}
 	return nil
-}
-
-// build loads the prompt and chooses the model: go-openai when a base URL
-// or key is configured, the offline rules model otherwise.
-func (wc *workerConfig) build() (*pipeline.Pipeline, *prompts.Prompt, string, error) {
-	fsys := prompts.Embedded
-	var set *prompts.Set
-	var err error
-	if wc.promptsDir != "" {
-		set, err = prompts.Load(os.DirFS(wc.promptsDir))
-	} else {
-		set, err = prompts.Load(fsys)
-	}
-	if err != nil {
-		return nil, nil, "", err
-	}
-	prompt, err := set.Get("support_draft", wc.promptVersion)
-	if err != nil {
-		return nil, nil, "", usageError{err}
-	}
-	key := wc.openAIAPIKey
-	if wc.openAIAPIKeyFile != "" {
-		raw, err := os.ReadFile(wc.openAIAPIKeyFile)
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("api key file: %w", err)
-		}
-		key = strings.TrimSpace(string(raw))
-	}
-	p := &pipeline.Pipeline{Model: rules.Model{}, CallTimeout: wc.modelTimeout, ReviewBelow: 0.5}
-	if wc.openAIBaseURL == "" && key == "" {
-		return p, prompt, "rules (offline; set --openai-base-url or OPENAI_API_KEY for a language model)", nil
-	}
-	base := wc.openAIBaseURL
-	if base == "" {
-		base = "https://api.openai.com/v1"
-	}
-	modelName := wc.model
-	if modelName == "" {
-		modelName = prompt.Model.Name
-	}
-	client, err := openai.New(openai.Config{BaseURL: base, APIKey: openai.Secret(key), Model: modelName, Timeout: wc.modelTimeout})
-	if err != nil {
-		return nil, nil, "", usageError{err}
-	}
-	p.Model, p.DefaultModel = client, wc.model
-	return p, prompt, fmt.Sprintf("%s at %s", modelName, base), nil
 }
 
 // connect dials NATS and keeps reconnecting for as long as the process
@@ -175,6 +129,7 @@ type drafter struct {
 	prompt      *prompts.Prompt
 	model       string // a description for the start-up line
 	concurrency int
+	cache       bool
 }
 
 // parseDrafter parses the flags of run or worker, which take no
@@ -193,16 +148,27 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 	if err != nil {
 		return nil, err
 	}
-	pipe, prompt, model, err := wc.build()
+	prompt, err := wc.loadPrompt()
 	if err != nil {
 		return nil, err
 	}
-	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency}, nil
+	pipe, model, err := wc.buildPipeline(c.configPath, env.getenv, prompt, log)
+	if err != nil {
+		return nil, err
+	}
+	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency, cache: wc.cache}, nil
 }
 
 // run drafts until ctx ends, then drains the connection so in-flight
 // publishes and acks reach the server.
 func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+	if d.cache {
+		kv, err := js.KeyValue(ctx, schemas.BucketCache)
+		if err != nil {
+			return fmt.Errorf("cache bucket %s (run 'ghostwriter streams apply'): %w", schemas.BucketCache, err)
+		}
+		d.pipe.Cache = consumers.KVCache{KV: kv}
+	}
 	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Concurrency: d.concurrency, Logger: d.log}
 	err := w.Run(ctx)
 	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {

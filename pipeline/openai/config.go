@@ -80,9 +80,6 @@ func (c Config) Validate() error {
 	if u.Host == "" {
 		return errors.New("openai.config: base URL has no host")
 	}
-	if c.Model == "" {
-		return errors.New("openai.config: default model is required")
-	}
 	if c.Timeout < 0 {
 		return fmt.Errorf("openai.config: timeout %v is negative", c.Timeout)
 	}

@@ -96,6 +96,9 @@ func (c *Client) chatRequest(req pipeline.Request) (goopenai.ChatCompletionReque
 	if creq.Model == "" {
 		creq.Model = c.cfg.Model
 	}
+	if creq.Model == "" {
+		return creq, &pipeline.ModelError{Code: pipeline.CodeInternal, Detail: "no model named in the request or the client's configuration"}
+	}
 	for _, m := range req.Messages {
 		creq.Messages = append(creq.Messages, goopenai.ChatCompletionMessage{Role: m.Role, Content: m.Content})
 	}

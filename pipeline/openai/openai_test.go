@@ -434,7 +434,6 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad scheme", mutate: func(c *openai.Config) { c.BaseURL = "ftp://x/v1" }, wantErr: "scheme"},
 		{name: "no host", mutate: func(c *openai.Config) { c.BaseURL = "http:///v1" }, wantErr: "no host"},
 		{name: "unparsable", mutate: func(c *openai.Config) { c.BaseURL = "http://a b\x7f" }, wantErr: "does not parse"},
-		{name: "missing model", mutate: func(c *openai.Config) { c.Model = "" }, wantErr: "model is required"},
 		{name: "negative timeout", mutate: func(c *openai.Config) { c.Timeout = -time.Second }, wantErr: "negative"},
 	}
 	for _, tt := range tests {
