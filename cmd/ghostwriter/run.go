@@ -39,6 +39,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return errHelp
 	}
+	if args[0] == "fakeai" { // hidden: a development aid, not a contract
+		return runFakeAI(ctx, args[1:], env)
+	}
 	sub, ok := subcommands[args[0]]
 	if !ok {
 		printUsage(stderr)

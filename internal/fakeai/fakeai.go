@@ -76,8 +76,13 @@ type Server struct {
 	nextID int
 }
 
-// New starts a fake server on a loopback port. Close it when done.
-func New() *Server {
+// New starts a fake server on a free loopback port. Close it when done.
+func New() *Server { return Serve(nil) }
+
+// Serve starts a fake server on l, or on a free loopback port when l is
+// nil, as the hidden `ghostwriter fakeai` dev subcommand does. Close it
+// when done.
+func Serve(l net.Listener) *Server {
 	s := &Server{
 		done:   make(chan struct{}),
 		models: make(map[string]struct{}),
@@ -91,7 +96,12 @@ func New() *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "fakeai: no route for "+r.Method+" "+r.URL.Path)
 	})
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewUnstartedServer(mux)
+	if l != nil {
+		s.srv.Listener.Close()
+		s.srv.Listener = l
+	}
+	s.srv.Start()
 	return s
 }
 
