@@ -8,6 +8,7 @@ import (
 
 	goopenai "github.com/sashabaranov/go-openai"
 
+	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/internal/fakeai"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/openai"
@@ -129,5 +130,38 @@ func TestDeadProviderOpensCircuitAndFallsBack(t *testing.T) {
 	}
 	if calls := ai.Calls(); calls != 3 {
 		t.Errorf("the dead provider got %d calls, want 3: then the circuit is open", calls)
+	}
+}
+
+// With the cache on, a second ticket with the same text is answered from
+// the KV bucket: fallback cache, no model call, no cost event.
+func TestCacheAnswersRepeatedTickets(t *testing.T) {
+	h := newHarness(t)
+	kv, err := h.js.KeyValue(h.ctx, schemas.BucketCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := &countingModel{}
+	h.startPipeline(h.nc, &pipeline.Pipeline{Model: model, Retry: testRetry, Cache: consumers.KVCache{KV: kv}}, 1)
+	first := h.publishTicket("", refund)
+	h.waitFor("the first draft", 5*time.Second, func() bool { return len(h.terminal()[first]) == 1 })
+	second := h.publishTicket("", refund)
+	h.waitFor("the second draft", 5*time.Second, func() bool { return len(h.terminal()[second]) == 1 })
+
+	var a, b schemas.DraftReady
+	if err := h.terminal()[first][0].DecodeData(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.terminal()[second][0].DecodeData(&b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Fallback != schemas.FallbackNone || b.Fallback != schemas.FallbackCache || b.Draft != a.Draft || b.CostMicroUSD != 0 || b.Attempts != 0 {
+		t.Errorf("first %s/%q, second %s/%q cost %d attempts %d", a.Fallback, a.Draft, b.Fallback, b.Draft, b.CostMicroUSD, b.Attempts)
+	}
+	if n := model.calls.Load(); n != 1 {
+		t.Errorf("model calls %d, want 1", n)
+	}
+	if n := len(h.events(schemas.StreamCosts, schemas.TypeCost)); n != 1 {
+		t.Errorf("ai.cost events %d, want 1", n)
 	}
 }

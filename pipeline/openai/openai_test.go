@@ -515,3 +515,30 @@ func modelError(t *testing.T, err error) *pipeline.ModelError {
 	}
 	return me
 }
+
+// x-ratelimit-* headers reach the response, so the limiter can slow down.
+func TestRateLimitHeaders(t *testing.T) {
+	ctx := testContext(t)
+	s, c := setup(t, nil)
+	s.Script(fakeai.Reply{Content: fakeai.DefaultContent, Header: http.Header{
+		"X-Ratelimit-Limit-Requests":     {"500"},
+		"X-Ratelimit-Remaining-Requests": {"3"},
+		"X-Ratelimit-Reset-Requests":     {"6m0s"},
+		"X-Ratelimit-Limit-Tokens":       {"30000"},
+		"X-Ratelimit-Remaining-Tokens":   {"29000"},
+		"X-Ratelimit-Reset-Tokens":       {"20ms"},
+	}})
+	resp, err := c.Complete(ctx, draftRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pipeline.RateLimit{LimitRequests: 500, RemainingRequests: 3, ResetRequests: 6 * time.Minute,
+		LimitTokens: 30000, RemainingTokens: 29000, ResetTokens: 20 * time.Millisecond}
+	if resp.RateLimit != want {
+		t.Errorf("rate limit %+v, want %+v", resp.RateLimit, want)
+	}
+	resp, err = c.Complete(ctx, draftRequest()) // a reply without the headers
+	if err != nil || resp.RateLimit != (pipeline.RateLimit{}) {
+		t.Errorf("without headers: %+v, %v; want a zero RateLimit", resp.RateLimit, err)
+	}
+}
