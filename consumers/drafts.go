@@ -178,7 +178,7 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 	if decodeErr != nil {
 		out = pipeline.Outcome{Code: pipeline.CodeInvalidInput, Detail: safeDetail(decodeErr), PromptVersion: d.Prompt.Version}
 	} else {
-		out = d.run(ctx, pipeline.Task{Name: task, EventID: in.env.ID, Ticket: in.ticket, Prompt: d.Prompt})
+		out = d.run(ctx, pipeline.Task{Name: task, EventID: in.env.ID, Ticket: in.ticket, Prompt: d.Prompt, Created: in.env.Time})
 	}
 	attrs = append(attrs, outcomeAttrs(out)...)
 
@@ -277,11 +277,24 @@ func lenientID(raw []byte, meta *jetstream.MsgMetadata) string {
 func safeDetail(err error) string {
 	var fe *schemas.FieldError
 	if errors.As(err, &fe) {
-		detail := fe.Field + ": " + fe.Reason
-		if len(detail) > 200 {
-			detail = detail[:200]
+		return fe.Detail()
+	}
+	return schemas.KindInvalidJSON
+}
+
+// safeReason is the human-readable reason of a decode error, for the
+// dead-letter headers: a field and a reason, never document text.
+func safeReason(err error) string {
+	var fe *schemas.FieldError
+	if errors.As(err, &fe) {
+		reason := fe.Reason
+		if fe.Field != "" {
+			reason = fe.Field + ": " + reason
 		}
-		return strings.ToValidUTF8(detail, "")
+		if len(reason) > 200 {
+			reason = reason[:200]
+		}
+		return strings.ToValidUTF8(reason, "")
 	}
 	return "event could not be decoded"
 }
@@ -404,20 +417,21 @@ func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) er
 // deadLetter stores an event nobody can attribute to a ticket in
 // GHOSTWRITER_DLQ, with the reason in headers, and acks it.
 func (d *Drafts) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error, attrs []slog.Attr) Decision {
-	reason := safeDetail(cause)
+	detail, reason := safeDetail(cause), safeReason(cause)
 	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
 	m := nats.NewMsg(schemas.SubjectDLQPrefix + msg.Subject())
 	m.Data = msg.Data()
 	m.Header.Set(schemas.HeaderReason, reason)
+	m.Header.Set(schemas.HeaderErrorDetail, detail)
 	m.Header.Set(schemas.HeaderErrorCode, string(pipeline.CodeInvalidInput))
 	m.Header.Set(schemas.HeaderSourceStream, meta.Stream)
 	m.Header.Set(schemas.HeaderSourceSeq, seq)
 	m.Header.Set(schemas.HeaderSourceSubject, msg.Subject())
-	attrs = append(attrs, slog.String("error_code", string(pipeline.CodeInvalidInput)))
+	attrs = append(attrs, slog.String("error_code", string(pipeline.CodeInvalidInput)), slog.String("error_detail", detail))
 	if _, err := d.JS.PublishMsg(ctx, m, jetstream.WithMsgID("dlq-"+meta.Stream+"-"+seq)); err != nil {
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "dead letter: " + err.Error(), Attrs: attrs}
 	}
-	return Decision{Action: Ack, Reason: "dead-lettered: " + reason, Attrs: attrs}
+	return Decision{Action: Ack, Reason: "dead-lettered: " + detail, Attrs: attrs}
 }
 
 // outcomeAttrs are the log fields of an outcome: never the draft.

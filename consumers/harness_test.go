@@ -238,6 +238,42 @@ func (h *harness) waitFor(what string, within time.Duration, cond func() bool) {
 	poll.Until(h.t, within, what, cond)
 }
 
+// deadLetters counts the dead letters by their error detail header.
+func (h *harness) deadLetters() map[string]int {
+	h.t.Helper()
+	s, err := h.js.Stream(h.ctx, schemas.StreamDLQ)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	info, err := s.Info(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(h.ctx, seq)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		out[m.Header.Get(schemas.HeaderErrorDetail)]++
+	}
+	return out
+}
+
+// consumerInfo returns the drafts consumer's state.
+func (h *harness) consumerInfo() *jetstream.ConsumerInfo {
+	h.t.Helper()
+	c, err := h.js.Consumer(h.ctx, schemas.StreamTickets, schemas.ConsumerDrafts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	info, err := c.Info(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return info
+}
+
 // settled waits until the drafts consumer has nothing pending or unacked.
 func (h *harness) settled(within time.Duration) {
 	h.t.Helper()

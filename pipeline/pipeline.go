@@ -1,12 +1,15 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +27,9 @@ type Task struct {
 	Ticket   schemas.TicketCreated
 	Prompt   *prompts.Prompt
 	ReplayID string
+	// Created is when the product created the event (its CloudEvents
+	// time); a task older than the pipeline's MaxAge is expired.
+	Created time.Time
 }
 
 // Draft is a validated structured answer.
@@ -125,6 +131,18 @@ type Pipeline struct {
 	ReviewBelow float64
 	// Cache, when set, answers repeated input without a model call.
 	Cache Cache
+	// MaxBodyBytes fails longer ticket bodies as invalid_input
+	// (too_large); zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int
+	// AllowedLinkHosts are hosts a draft may link to besides those the
+	// ticket itself mentions; FailUnknownLinks fails a draft with any other
+	// link as unsafe_content instead of flagging it for review.
+	AllowedLinkHosts []string
+	FailUnknownLinks bool
+	// MaxAge fails tickets picked up later than this after they were
+	// created as expired: under a backlog, stale work costs nothing. Zero
+	// means DefaultMaxAge; negative means no limit.
+	MaxAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -137,6 +155,36 @@ func (p *Pipeline) now() time.Time {
 		return p.Now()
 	}
 	return time.Now()
+}
+
+// Defaults for the input limits.
+const (
+	DefaultMaxBodyBytes = 64 << 10
+	DefaultMaxAge       = 10 * time.Minute
+)
+
+// checkInput rejects, before any cost, what no model call can fix.
+func (p *Pipeline) checkInput(t Task) error {
+	maxAge := cmp.Or(p.MaxAge, DefaultMaxAge)
+	if maxAge > 0 && !t.Created.IsZero() && p.now().Sub(t.Created) > maxAge {
+		return &ModelError{Code: CodeExpired, Detail: fmt.Sprintf("older than %v when picked up", maxAge)}
+	}
+	if len(t.Ticket.Body) > cmp.Or(p.MaxBodyBytes, DefaultMaxBodyBytes) {
+		return &ModelError{Code: CodeInvalidInput, Detail: "too_large"}
+	}
+	for _, s := range []string{t.Ticket.Subject, t.Ticket.Body} {
+		if strings.ContainsFunc(s, forbiddenControl) {
+			return &ModelError{Code: CodeInvalidInput, Detail: "control_characters"}
+		}
+	}
+	return nil
+}
+
+// forbiddenControl reports control characters no text has a use for: NUL
+// and the C0 codes other than tab, line feed, vertical tab, form feed and
+// carriage return, and DEL.
+func forbiddenControl(r rune) bool {
+	return (r < 0x20 && (r < '\t' || r > '\r')) || r == 0x7f
 }
 
 // Run takes a task through clean → route → render → (cache) → call with
@@ -156,6 +204,9 @@ func (p *Pipeline) Run(ctx context.Context, t Task) Outcome {
 		return out
 	}
 	if err := ctx.Err(); err != nil {
+		return finish(err)
+	}
+	if err := p.checkInput(t); err != nil {
 		return finish(err)
 	}
 
@@ -296,8 +347,47 @@ func (p *Pipeline) draftWith(ctx context.Context, ep *Endpoint, req Request, pro
 	if err := checkDraft(d, prompt, rendered); err != nil {
 		return Draft{}, err
 	}
+	if link := p.unknownLink(d.Text, req.Input); link != "" {
+		if p.FailUnknownLinks {
+			return Draft{}, &ModelError{Code: CodeUnsafeContent, Detail: "draft links to a host that is neither in the ticket nor allowed"}
+		}
+		d.RequiresReview = true
+	}
 	d.Text = strings.TrimSpace(d.Text)
 	return d, nil
+}
+
+var linkPattern = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"')\]]+`)
+
+// unknownLink returns the host of the first link in draft that points
+// neither to a host the ticket mentions nor to an allowed one: a prompt
+// injection's favourite payload is a link the customer never sent.
+func (p *Pipeline) unknownLink(draft, ticket string) string {
+	links := linkPattern.FindAllString(draft, -1)
+	if len(links) == 0 {
+		return ""
+	}
+	known := map[string]bool{}
+	for _, h := range p.AllowedLinkHosts {
+		known[strings.ToLower(h)] = true
+	}
+	for _, l := range linkPattern.FindAllString(ticket, -1) {
+		known[linkHost(l)] = true
+	}
+	for _, l := range links {
+		if h := linkHost(l); !known[h] {
+			return h
+		}
+	}
+	return ""
+}
+
+func linkHost(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return link
+	}
+	return strings.ToLower(u.Hostname())
 }
 
 // checkAnswer turns a response into a draft that matches the prompt's

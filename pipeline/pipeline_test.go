@@ -251,3 +251,32 @@ func TestClean(t *testing.T) {
 		t.Error("long text lost its head, tail or cut marker")
 	}
 }
+
+func TestLinksTheTicketNeverSent(t *testing.T) {
+	draftWith := func(text string) string {
+		b, _ := json.Marshal(map[string]any{"draft": text, "confidence": 0.9, "reason": "other", "requires_review": false})
+		return string(b)
+	}
+	tests := []struct {
+		name, body, draft string
+		fail              bool
+		wantReview        bool
+		wantCode          pipeline.Code
+	}{
+		{"no link", "hi", "Hello there", false, false, ""},
+		{"link from the ticket", "see https://shop.example.com/order/1", "Your order https://shop.example.com/order/1 ships today", false, false, ""},
+		{"allowed host", "hi", "Read https://help.ghostwriter.dev/refunds", false, false, ""},
+		{"unknown host flagged", "hi", "Claim it at https://evil.example.net/x", false, true, ""},
+		{"unknown host failed", "hi", "Claim it at https://evil.example.net/x", true, false, pipeline.CodeUnsafeContent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &pipeline.Pipeline{Model: answer(draftWith(tt.draft), "stop"), Retry: fastRetry,
+				AllowedLinkHosts: []string{"help.ghostwriter.dev"}, FailUnknownLinks: tt.fail}
+			out := p.Run(context.Background(), task(t, tt.body))
+			if out.Code != tt.wantCode || (out.Ready && out.Draft.RequiresReview != tt.wantReview) {
+				t.Errorf("ready=%v review=%v code=%s, want review=%v code=%q", out.Ready, out.Draft.RequiresReview, out.Code, tt.wantReview, tt.wantCode)
+			}
+		})
+	}
+}

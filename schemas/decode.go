@@ -43,17 +43,17 @@ func Decode(raw []byte) (Envelope, error) {
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return Envelope{}, &FieldError{Reason: "malformed JSON"}
+		return Envelope{}, &FieldError{Kind: KindInvalidJSON, Reason: "malformed JSON"}
 	}
 	if err := envelopeSchema.Validate(doc); err != nil {
-		return Envelope{}, FromValidation(err, "")
+		return Envelope{}, envelopeError(FromValidation(err, ""))
 	}
 	// The envelope schema guarantees an object with a string type.
 	obj, _ := doc.(map[string]any)
 	typ, _ := obj["type"].(string)
 	sch, ok := dataSchemas[typ]
 	if !ok {
-		return Envelope{}, &FieldError{Field: "/type", Reason: "unknown event type " + quoteShort(typ)}
+		return Envelope{}, &FieldError{Kind: KindUnknownType, Field: "/type", Reason: "unknown event type " + quoteShort(typ)}
 	}
 	if err := sch.Validate(obj["data"]); err != nil {
 		return Envelope{}, FromValidation(err, "/data")
@@ -65,21 +65,38 @@ func Decode(raw []byte) (Envelope, error) {
 	if fe := checkGoType(typ, env.Data, "/data"); fe != nil {
 		return Envelope{}, fe
 	}
+	if env.DataSchema != "" && env.DataSchema != SchemaURL(typ) {
+		return Envelope{}, &FieldError{Kind: KindUnsupportedVersion, Field: "/dataschema", Reason: "unsupported data schema; want " + SchemaURL(typ)}
+	}
 	return env, nil
+}
+
+// envelopeError classes an envelope-level failure: a document that is not
+// an object or lacks a CloudEvents attribute is not a CloudEvent at all,
+// and a specversion other than 1.0 is one we do not support.
+func envelopeError(fe *FieldError) *FieldError {
+	switch {
+	case fe.Field == "/specversion" && fe.Kind == KindInvalidField:
+		fe.Kind = KindUnsupportedVersion
+	case fe.Field == "" && fe.Kind == KindWrongType,
+		fe.Kind == KindMissingField && strings.Count(fe.Field, "/") == 1:
+		fe.Kind = KindNotCloudEvent
+	}
+	return fe
 }
 
 // validateData is Validate with every Field prefixed by prefix.
 func validateData(typ string, data []byte, prefix string) *FieldError {
 	sch, ok := dataSchemas[typ]
 	if !ok {
-		return &FieldError{Field: prefix, Reason: "unknown event type " + quoteShort(typ)}
+		return &FieldError{Kind: KindUnknownType, Field: prefix, Reason: "unknown event type " + quoteShort(typ)}
 	}
 	if fe := scan(data, prefix); fe != nil {
 		return fe
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return &FieldError{Field: prefix, Reason: "malformed JSON"}
+		return &FieldError{Kind: KindInvalidJSON, Field: prefix, Reason: "malformed JSON"}
 	}
 	if err := sch.Validate(doc); err != nil {
 		return FromValidation(err, prefix)
@@ -93,7 +110,7 @@ func validateData(typ string, data []byte, prefix string) *FieldError {
 func checkGoType(typ string, data []byte, prefix string) *FieldError {
 	v := newData(typ)
 	if v == nil {
-		return &FieldError{Field: prefix, Reason: "unknown event type " + quoteShort(typ)}
+		return &FieldError{Kind: KindUnknownType, Field: prefix, Reason: "unknown event type " + quoteShort(typ)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -111,9 +128,9 @@ func fromUnmarshal(err error, prefix string) *FieldError {
 		if te.Field != "" {
 			field = pointer(prefix, strings.Split(te.Field, ".")...)
 		}
-		return &FieldError{Field: field, Reason: fmt.Sprintf("wrong type: %s does not fit a Go %s", te.Value, te.Type)}
+		return &FieldError{Kind: KindWrongType, Field: field, Reason: fmt.Sprintf("wrong type: %s does not fit a Go %s", te.Value, te.Type)}
 	}
-	return &FieldError{Field: prefix, Reason: "does not fit its Go type"}
+	return &FieldError{Kind: KindWrongType, Field: prefix, Reason: "does not fit its Go type"}
 }
 
 // quoteShort quotes s for an error reason, cut to a few dozen bytes.
@@ -142,7 +159,7 @@ func (e Envelope) DecodeData(v any) error {
 // against its schema. Set Subject and TraceParent on the result as needed.
 func New(typ, source, id string, data any) (Envelope, error) {
 	if _, ok := dataSchemas[typ]; !ok {
-		return Envelope{}, fmt.Errorf("schemas.new: %w", &FieldError{Field: "/type", Reason: "unknown event type " + quoteShort(typ)})
+		return Envelope{}, fmt.Errorf("schemas.new: %w", &FieldError{Kind: KindUnknownType, Field: "/type", Reason: "unknown event type " + quoteShort(typ)})
 	}
 	b, err := json.Marshal(data)
 	if err != nil {

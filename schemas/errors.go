@@ -19,11 +19,44 @@ var ErrInvalid = errors.New("schemas: invalid event")
 // Reasons never quote string values from the document, so a FieldError is
 // safe to log and to publish as an error detail.
 type FieldError struct {
+	// Kind is a stable, machine-readable class: one of the Kind constants.
+	Kind string
 	// Field is a JSON pointer (RFC 6901) into the document, such as
 	// "/data/ticket_id" or "/type"; "" means the whole document.
 	Field string
 	// Reason is a short human-readable explanation.
 	Reason string
+}
+
+// Kinds of FieldError. They are part of the contract: a draft_failed event
+// for bad input carries Detail() as its error_detail, and the README lists
+// them.
+const (
+	KindInvalidJSON        = "invalid_json"
+	KindInvalidUTF8        = "invalid_utf8"
+	KindDuplicateKey       = "duplicate_key"
+	KindTooLarge           = "too_large"
+	KindNotCloudEvent      = "not_a_cloudevent"
+	KindUnsupportedVersion = "unsupported_version"
+	KindUnknownType        = "unknown_type"
+	KindMissingField       = "missing_field"
+	KindWrongType          = "wrong_type"
+	KindUnknownField       = "unknown_field"
+	KindInvalidField       = "invalid_field"
+)
+
+// Detail is the stable error detail for e: its Kind, followed for errors
+// about one field by ":" and the field's name, e.g. "missing_field:body".
+func (e *FieldError) Detail() string {
+	switch e.Kind {
+	case KindMissingField, KindWrongType, KindUnknownField, KindInvalidField:
+		name := e.Field[strings.LastIndexByte(e.Field, '/')+1:]
+		if name == "" || len(name) > 64 {
+			return e.Kind
+		}
+		return e.Kind + ":" + strings.ToValidUTF8(name, "")
+	}
+	return e.Kind
 }
 
 // maxFieldInError bounds how much of Field Error prints: keys come from
@@ -77,12 +110,12 @@ func FromValidation(err error, prefix string) *FieldError {
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		// Not a validation error: the validator itself failed.
-		return &FieldError{Field: prefix, Reason: "cannot be validated"}
+		return &FieldError{Kind: KindInvalidField, Field: prefix, Reason: "cannot be validated"}
 	}
 	var leaves []*FieldError
 	collectLeaves(ve, prefix, &leaves)
 	if len(leaves) == 0 {
-		return &FieldError{Field: prefix, Reason: "does not match its schema"}
+		return &FieldError{Kind: KindInvalidField, Field: prefix, Reason: "does not match its schema"}
 	}
 	return slices.MinFunc(leaves, func(a, b *FieldError) int {
 		if c := strings.Compare(a.Field, b.Field); c != 0 {
@@ -113,41 +146,41 @@ func leafError(ve *jsonschema.ValidationError, prefix string) *FieldError {
 		if len(k.Missing) > 0 {
 			field = pointer(field, slices.Min(k.Missing))
 		}
-		return &FieldError{Field: field, Reason: "missing required field"}
+		return &FieldError{Kind: KindMissingField, Field: field, Reason: "missing required field"}
 	case *kind.AdditionalProperties:
 		if len(k.Properties) > 0 {
 			field = pointer(field, slices.Min(k.Properties))
 		}
-		return &FieldError{Field: field, Reason: "unknown field"}
+		return &FieldError{Kind: KindUnknownField, Field: field, Reason: "unknown field"}
 	case *kind.Type:
-		return &FieldError{Field: field, Reason: fmt.Sprintf("wrong type: got %s, want %s", k.Got, strings.Join(k.Want, " or "))}
+		return &FieldError{Kind: KindWrongType, Field: field, Reason: fmt.Sprintf("wrong type: got %s, want %s", k.Got, strings.Join(k.Want, " or "))}
 	case *kind.Const:
-		return &FieldError{Field: field, Reason: "must be " + display(k.Want)}
+		return &FieldError{Kind: KindInvalidField, Field: field, Reason: "must be " + display(k.Want)}
 	case *kind.Enum:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {
 			want[i] = display(w)
 		}
-		return &FieldError{Field: field, Reason: "must be one of " + strings.Join(want, ", ")}
+		return &FieldError{Kind: KindInvalidField, Field: field, Reason: "must be one of " + strings.Join(want, ", ")}
 	case *kind.MinLength:
 		if k.Want == 1 {
-			return &FieldError{Field: field, Reason: "must not be empty"}
+			return &FieldError{Kind: KindInvalidField, Field: field, Reason: "must not be empty"}
 		}
-		return &FieldError{Field: field, Reason: fmt.Sprintf("shorter than %d characters", k.Want)}
+		return &FieldError{Kind: KindInvalidField, Field: field, Reason: fmt.Sprintf("shorter than %d characters", k.Want)}
 	case *kind.MaxLength:
-		return &FieldError{Field: field, Reason: fmt.Sprintf("longer than %d characters", k.Want)}
+		return &FieldError{Kind: KindTooLarge, Field: field, Reason: fmt.Sprintf("longer than %d characters", k.Want)}
 	case *kind.Minimum:
-		return &FieldError{Field: field, Reason: "less than " + k.Want.RatString()}
+		return &FieldError{Kind: KindInvalidField, Field: field, Reason: "less than " + k.Want.RatString()}
 	case *kind.Maximum:
-		return &FieldError{Field: field, Reason: "greater than " + k.Want.RatString()}
+		return &FieldError{Kind: KindInvalidField, Field: field, Reason: "greater than " + k.Want.RatString()}
 	case *kind.Pattern:
-		return &FieldError{Field: field, Reason: "does not match pattern " + k.Want}
+		return &FieldError{Kind: KindInvalidField, Field: field, Reason: "does not match pattern " + k.Want}
 	case *kind.Format:
-		return &FieldError{Field: field, Reason: "not a valid " + k.Want}
+		return &FieldError{Kind: KindInvalidField, Field: field, Reason: "not a valid " + k.Want}
 	case *kind.FalseSchema:
-		return &FieldError{Field: field, Reason: "not allowed"}
+		return &FieldError{Kind: KindInvalidField, Field: field, Reason: "not allowed"}
 	default:
-		return &FieldError{Field: field, Reason: "fails " + strings.Join(ve.ErrorKind.KeywordPath(), "/")}
+		return &FieldError{Kind: KindInvalidField, Field: field, Reason: "fails " + strings.Join(ve.ErrorKind.KeywordPath(), "/")}
 	}
 }
 

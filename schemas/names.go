@@ -45,8 +45,10 @@ const (
 	HeaderTraceparent = "traceparent"
 	// HeaderReason names why a message went to the dead-letter stream.
 	HeaderReason = "Ghostwriter-Reason"
-	// HeaderErrorCode is the closed-set code of a dead letter.
-	HeaderErrorCode = "Ghostwriter-Error-Code"
+	// HeaderErrorCode is the closed-set code of a dead letter, and
+	// HeaderErrorDetail its stable detail (a FieldError Kind).
+	HeaderErrorCode   = "Ghostwriter-Error-Code"
+	HeaderErrorDetail = "Ghostwriter-Error-Detail"
 	// HeaderSourceStream and HeaderSourceSeq locate the original message.
 	HeaderSourceStream  = "Ghostwriter-Source-Stream"
 	HeaderSourceSeq     = "Ghostwriter-Source-Seq"

@@ -1,7 +1,9 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -11,14 +13,16 @@ const maxPeekID = 256
 
 // Peek is a lenient, best-effort reading of a document Decode rejected, so
 // that the failure can still be reported against its ticket. It returns
-// the data's ticket_id and tenant_id when raw is valid UTF-8 JSON whose
-// top-level object has a "data" object holding both as non-empty strings of
-// at most 256 bytes without control characters; otherwise ok is false.
+// the data's ticket_id and tenant_id when raw is JSON whose top-level
+// object has a "data" object holding both as non-empty, valid UTF-8 strings
+// of at most 256 bytes without control characters; otherwise ok is false.
+// Invalid UTF-8 elsewhere (a broken body, say) does not hide the ids.
 // Nothing else is checked: the type may be unknown and other fields wrong.
 // With duplicate keys the last one wins. Peek never panics.
 func Peek(raw []byte) (ticketID, tenantID string, ok bool) {
-	if !utf8.Valid(raw) {
-		return "", "", false
+	repaired := !utf8.Valid(raw)
+	if repaired {
+		raw = bytes.ToValidUTF8(raw, []byte(string(utf8.RuneError)))
 	}
 	// Maps, unlike struct fields, match keys exactly.
 	var top, data map[string]json.RawMessage
@@ -32,6 +36,9 @@ func Peek(raw []byte) (ticketID, tenantID string, ok bool) {
 	tenantID, ok2 := peekID(data["tenant_id"])
 	if !ok1 || !ok2 {
 		return "", "", false
+	}
+	if repaired && (strings.ContainsRune(ticketID, utf8.RuneError) || strings.ContainsRune(tenantID, utf8.RuneError)) {
+		return "", "", false // an id that was itself broken is no id
 	}
 	return ticketID, tenantID, true
 }

@@ -48,7 +48,7 @@ func (f *scanFrame) member() string {
 // prepended to every Field.
 func scan(raw []byte, prefix string) *FieldError {
 	if len(raw) > MaxEventBytes {
-		return &FieldError{Field: prefix, Reason: "document larger than " + strconv.Itoa(MaxEventBytes) + " bytes"}
+		return &FieldError{Kind: KindTooLarge, Field: prefix, Reason: "document larger than " + strconv.Itoa(MaxEventBytes) + " bytes"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -76,18 +76,18 @@ func scan(raw []byte, prefix string) *FieldError {
 			case errors.Is(err, io.EOF) && started && len(stack) == 0:
 				return nil
 			case started && len(stack) == 0:
-				return &FieldError{Field: prefix, Reason: "trailing data after the document"}
+				return &FieldError{Kind: KindInvalidJSON, Field: prefix, Reason: "trailing data after the document"}
 			case !utf8.Valid(raw[prev:]):
-				return &FieldError{Field: here(stack, prefix), Reason: "invalid UTF-8"}
+				return &FieldError{Kind: KindInvalidUTF8, Field: here(stack, prefix), Reason: "invalid UTF-8"}
 			default:
-				return &FieldError{Field: here(stack, prefix), Reason: "malformed JSON"}
+				return &FieldError{Kind: KindInvalidJSON, Field: here(stack, prefix), Reason: "malformed JSON"}
 			}
 		}
 		off := dec.InputOffset()
 		chunk := raw[prev:off]
 		prev = off
 		if started && len(stack) == 0 {
-			return &FieldError{Field: prefix, Reason: "trailing data after the document"}
+			return &FieldError{Kind: KindInvalidJSON, Field: prefix, Reason: "trailing data after the document"}
 		}
 		started = true
 
@@ -103,20 +103,20 @@ func scan(raw []byte, prefix string) *FieldError {
 			}
 			key, ok := tok.(string)
 			if !ok { // the decoder does not allow this; be defensive
-				return &FieldError{Field: top.ptr, Reason: "malformed JSON"}
+				return &FieldError{Kind: KindInvalidJSON, Field: top.ptr, Reason: "malformed JSON"}
 			}
 			top.key = key
 			top.wantKey = false
 			field := top.member()
 			if reason := checkString(chunk); reason != "" {
-				return &FieldError{Field: field, Reason: reason}
+				return &FieldError{Kind: KindInvalidUTF8, Field: field, Reason: reason}
 			}
 			folded := foldKey(key)
 			if first, dup := top.keys[folded]; dup {
 				if first == key {
-					return &FieldError{Field: field, Reason: "duplicate key"}
+					return &FieldError{Kind: KindDuplicateKey, Field: field, Reason: "duplicate key"}
 				}
-				return &FieldError{Field: field, Reason: "duplicate key (differs only in case)"}
+				return &FieldError{Kind: KindDuplicateKey, Field: field, Reason: "duplicate key (differs only in case)"}
 			}
 			top.keys[folded] = key
 			continue
@@ -133,7 +133,7 @@ func scan(raw []byte, prefix string) *FieldError {
 		switch v := tok.(type) {
 		case json.Delim: // '{' or '['
 			if len(stack) >= maxDepth {
-				return &FieldError{Field: field, Reason: "nested too deeply"}
+				return &FieldError{Kind: KindInvalidJSON, Field: field, Reason: "nested too deeply"}
 			}
 			f := &scanFrame{ptr: field, object: v == '{', wantKey: true}
 			if f.object {
@@ -143,11 +143,11 @@ func scan(raw []byte, prefix string) *FieldError {
 			continue
 		case string:
 			if reason := checkString(chunk); reason != "" {
-				return &FieldError{Field: field, Reason: reason}
+				return &FieldError{Kind: KindInvalidUTF8, Field: field, Reason: reason}
 			}
 		case json.Number:
 			if !saneNumber(string(v)) {
-				return &FieldError{Field: field, Reason: "number out of range"}
+				return &FieldError{Kind: KindInvalidJSON, Field: field, Reason: "number out of range"}
 			}
 		}
 		done()

@@ -36,7 +36,7 @@ func Wrap(raw []byte, typ, source string, ticket TicketCreated) (Envelope, error
 		return Envelope{}, fmt.Errorf("schemas.wrap: plain text is only a %s body; %s needs a JSON object", TypeTicketCreated, typ)
 	}
 	if !utf8.Valid(trimmed) {
-		return Envelope{}, &FieldError{Field: "/data/body", Reason: "invalid UTF-8"}
+		return Envelope{}, &FieldError{Kind: KindInvalidUTF8, Field: "/data/body", Reason: "invalid UTF-8"}
 	}
 	ticket.Body = strings.TrimSpace(string(raw))
 	env, err := New(TypeTicketCreated, source, "", ticket)

@@ -118,7 +118,7 @@ func TestRunEndToEndThroughOpenAIAPI(t *testing.T) {
 	}
 
 	// A core-NATS publish of a whole envelope, as `nats pub` sends it.
-	envelope := `{"specversion":"1.0","id":"core-1","source":"nats-cli","type":"ticket.created","time":"2026-12-04T10:00:00Z",` +
+	envelope := `{"specversion":"1.0","id":"core-1","source":"nats-cli","type":"ticket.created","time":"` + time.Now().UTC().Format(time.RFC3339) + `",` +
 		`"data":{"ticket_id":"T-78","tenant_id":"acme","body":"Where is my parcel?"}}`
 	sub, err := nc.SubscribeSync(schemas.TypeDraftReady)
 	if err != nil {

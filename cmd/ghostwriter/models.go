@@ -111,6 +111,13 @@ func (wc *workerConfig) buildPipeline(configPath string, getenv func(string) str
 	p := &pipeline.Pipeline{
 		Endpoints: endpoints, Routes: routes, Retry: mc.Retry.Policy(),
 		CallTimeout: wc.modelTimeout, ReviewBelow: 0.5,
+		MaxAge: wc.maxAge, MaxBodyBytes: wc.maxBodyBytes,
+		FailUnknownLinks: wc.failUnknownLinks,
+	}
+	for _, h := range strings.Split(wc.allowedLinks, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			p.AllowedLinkHosts = append(p.AllowedLinkHosts, h)
+		}
 	}
 	desc := make([]string, len(routes))
 	for i, r := range routes {

@@ -66,6 +66,10 @@ type workerConfig struct {
 	promptVersion    string
 	promptsDir       string
 	cache            bool
+	maxAge           time.Duration
+	maxBodyBytes     int
+	allowedLinks     string
+	failUnknownLinks bool
 }
 
 func (c *command) workerFlags() *workerConfig {
@@ -79,6 +83,10 @@ func (c *command) workerFlags() *workerConfig {
 	f.IntVar(&wc.concurrency, "concurrency", 8, "tickets handled at once by this process")
 	f.StringVar(&wc.promptVersion, "prompt-version", "", "support_draft prompt version; default: the latest")
 	f.StringVar(&wc.promptsDir, "prompts-dir", "", "load prompts from this folder instead of the built-in copy")
+	f.DurationVar(&wc.maxAge, "max-age", pipeline.DefaultMaxAge, "fail tickets picked up later than this after their time as expired (negative: no limit)")
+	f.IntVar(&wc.maxBodyBytes, "max-body-bytes", pipeline.DefaultMaxBodyBytes, "fail longer ticket bodies as invalid_input (too_large)")
+	f.StringVar(&wc.allowedLinks, "allowed-link-hosts", "", "comma-separated hosts a draft may link to besides those in the ticket")
+	f.BoolVar(&wc.failUnknownLinks, "fail-unknown-links", false, "fail a draft linking elsewhere (unsafe_content) instead of flagging it for review")
 	f.BoolVar(&wc.cache, "cache", false, "answer identical input (same prompt version and model) from the draft cache, without a model call")
 	return wc
 }
@@ -90,6 +98,8 @@ func (wc *workerConfig) Validate() error {
 		return usagef("--concurrency must be at least 1")
 	case wc.modelTimeout <= 0:
 		return usagef("--model-timeout must be positive")
+	case wc.maxBodyBytes <= 0:
+		return usagef("--max-body-bytes must be positive")
 	case wc.apiKey != "" && wc.openAIAPIKeyFile != "":
 		return usagef("give --openai-api-key or --openai-api-key-file, not both")
 	}
