@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
@@ -85,5 +86,35 @@ func TestBadInputClasses(t *testing.T) {
 	}
 	if c := h.consumerInfo(); c.NumRedelivered != 0 {
 		t.Errorf("%d messages were redelivered; bad input must be decided on its first delivery", c.NumRedelivered)
+	}
+}
+
+// An operator lists dead letters and re-drives one: the original bytes go
+// back on their subject, are judged anew (here: dead again), and the old
+// letter leaves GHOSTWRITER_DLQ.
+func TestDeadLettersListAndRedrive(t *testing.T) {
+	h := newHarness(t)
+	h.startWorker(&countingModel{}, 1)
+	h.publishRaw(schemas.TypeTicketCreated, []byte("not json"))
+	h.waitFor("a dead letter", 5*time.Second, func() bool { return len(h.deadLetters()) == 1 })
+
+	letters, err := consumers.DeadLetters(h.ctx, h.js, 0, 10)
+	if err != nil || len(letters) != 1 {
+		t.Fatalf("letters %v, %v", letters, err)
+	}
+	d := letters[0]
+	if d.Subject != schemas.TypeTicketCreated || d.Detail != "invalid_json" || d.SourceStream != schemas.StreamTickets || d.Size != len("not json") {
+		t.Errorf("dead letter %+v", d)
+	}
+	if err := consumers.Redrive(h.ctx, h.js, d.Seq); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the re-driven message to be judged again", 5*time.Second, func() bool {
+		l, err := consumers.DeadLetters(h.ctx, h.js, 0, 10)
+		return err == nil && len(l) == 1 && l[0].Seq != d.Seq
+	})
+	again, _ := consumers.DeadLetters(h.ctx, h.js, 0, 10)
+	if again[0].SourceSeq == d.SourceSeq || again[0].Detail != d.Detail {
+		t.Errorf("after redrive %+v, want a new source sequence and the same detail", again[0])
 	}
 }

@@ -26,6 +26,7 @@ var subcommands = map[string]subcommand{
 	"worker":  {"draft replies from an external NATS server", runWorker},
 	"publish": {"publish a ticket.created (or any contract event) from a file or stdin", runPublish},
 	"streams": {"streams apply: create or update streams, consumers and buckets", runStreams},
+	"dlq":     {"dlq list | dlq redrive SEQ...: inspect and re-drive dead letters", runDLQ},
 }
 
 // run is main without the process: it parses args, runs one subcommand and
