@@ -3,6 +3,9 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
 )
 
 // ErrBudgetExceeded is returned by Budget.Reserve when a call would cross
@@ -28,4 +31,53 @@ type Hold struct {
 	EstimateMicroUSD int64
 	// Soft is true when the tenant is over a soft limit: warn, don't stop.
 	Soft bool
+}
+
+// settleTimeout bounds Budget.Settle, which runs even when the task's
+// context has ended: an unsettled hold keeps the tenant's money reserved.
+const settleTimeout = 5 * time.Second
+
+// guardedCall is call behind the tenant's budget: it reserves an estimate
+// of the call first, makes no call when that would cross a hard limit,
+// and settles the hold with what the call really cost. Without a Budget
+// it is call.
+func (p *Pipeline) guardedCall(ctx context.Context, tenantID string, req Request, out *Outcome) (Response, error) {
+	if p.Budget == nil {
+		return p.call(ctx, req, out)
+	}
+	hold, err := p.Budget.Reserve(ctx, tenantID, p.estimate(req))
+	switch {
+	case errors.Is(err, ErrBudgetExceeded):
+		return Response{}, &ModelError{Code: CodeBudgetExceeded, Detail: "tenant budget exceeded; no model call made", Err: err}
+	case err != nil && ctx.Err() != nil:
+		return Response{}, fmt.Errorf("pipeline.budget: %w", ctx.Err())
+	case err != nil:
+		// Retryable: the budget store may be back for the next delivery.
+		return Response{}, &ModelError{Code: CodeProviderUnavailable, Detail: "budget store unavailable; no model call made", Err: err}
+	}
+	out.BudgetSoft = out.BudgetSoft || hold.Soft
+	n := len(out.Calls)
+	resp, err := p.call(ctx, req, out)
+	var actual int64
+	if len(out.Calls) > n {
+		actual = out.Calls[len(out.Calls)-1].CostMicroUSD
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if serr := p.Budget.Settle(sctx, hold, actual); serr != nil {
+		p.logger().Warn("budget settle failed; the estimate stays reserved",
+			"tenant_id", tenantID, "hold_id", hold.ID, "cost_microusd", actual, "err", serr)
+	}
+	return resp, err
+}
+
+// estimate is what a call may cost at most, roughly: its messages at four
+// characters a token, plus every output token it may produce.
+func (p *Pipeline) estimate(req Request) int64 {
+	chars := 0
+	for _, m := range req.Messages {
+		chars += utf8.RuneCountInString(m.Content)
+	}
+	price, _ := p.lookup(req.Model)
+	return price.Cost((chars+3)/4, 0, req.MaxTokens)
 }

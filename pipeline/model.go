@@ -47,6 +47,11 @@ type Response struct {
 	Provider     string
 	InputTokens  int
 	OutputTokens int
+	// CachedInputTokens is the part of InputTokens served from the
+	// provider's prompt cache; ReasoningTokens the part of OutputTokens
+	// spent on hidden reasoning. Zero when the provider does not say.
+	CachedInputTokens int
+	ReasoningTokens   int
 	// FinishReason is "stop", "length", "content_filter" and so on.
 	FinishReason string
 }

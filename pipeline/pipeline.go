@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
@@ -35,8 +37,12 @@ type Call struct {
 	Provider     string
 	InputTokens  int
 	OutputTokens int
-	CostMicroUSD int64
-	Latency      time.Duration
+	// CachedInputTokens and ReasoningTokens are parts of the two above,
+	// as the provider reported them.
+	CachedInputTokens int
+	ReasoningTokens   int
+	CostMicroUSD      int64
+	Latency           time.Duration
 	// Outcome is "ok" or the error code of the call.
 	Outcome string
 }
@@ -59,21 +65,33 @@ type Outcome struct {
 	Attempts      int
 	Fallback      string
 	Calls         []Call
+	// BudgetSoft is true when the tenant is over a soft budget limit:
+	// the task ran, and callers should warn.
+	BudgetSoft bool
 }
 
 // Retryable reports whether a failed outcome may succeed on a later try.
 func (o Outcome) Retryable() bool { return !o.Ready && o.Code.Retryable() }
 
 // Price is what a model costs, in micro-dollars per million tokens.
+// CachedInputPerMTok prices input tokens served from the provider's prompt
+// cache; zero means they cost as much as other input tokens.
 type Price struct {
-	InputPerMTok  int64
-	OutputPerMTok int64
+	InputPerMTok       int64
+	CachedInputPerMTok int64
+	OutputPerMTok      int64
 }
 
 // Cost returns the price of a call in micro-dollars, rounded up so that
-// a ledger never undercounts.
-func (p Price) Cost(inputTokens, outputTokens int) int64 {
-	total := int64(inputTokens)*p.InputPerMTok + int64(outputTokens)*p.OutputPerMTok
+// a ledger never undercounts. cachedInputTokens is the part of
+// inputTokens that came from the prompt cache.
+func (p Price) Cost(inputTokens, cachedInputTokens, outputTokens int) int64 {
+	cached := min(max(cachedInputTokens, 0), inputTokens)
+	cachedPrice := p.CachedInputPerMTok
+	if cachedPrice == 0 {
+		cachedPrice = p.InputPerMTok
+	}
+	total := int64(inputTokens-cached)*p.InputPerMTok + int64(cached)*cachedPrice + int64(outputTokens)*p.OutputPerMTok
 	return (total + 999_999) / 1_000_000
 }
 
@@ -85,12 +103,19 @@ type Pipeline struct {
 	DefaultModel string
 	// CallTimeout bounds one model call inside the caller's deadline.
 	CallTimeout time.Duration
-	// Prices by model name; a model without a price costs 0.
+	// Prices by model name; a model without a price costs 0 (logged once).
 	Prices map[string]Price
+	// Budget, when set, guards each model call with the tenant's budget.
+	Budget Budget
+	// Logger receives warnings the outcome cannot carry; nil means
+	// slog.Default.
+	Logger *slog.Logger
 	// ReviewBelow flags drafts whose confidence is under it for review.
 	ReviewBelow float64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	unpriced sync.Map // model names already warned about
 }
 
 func (p *Pipeline) now() time.Time {
@@ -139,7 +164,7 @@ func (p *Pipeline) Run(ctx context.Context, t Task) Outcome {
 		Input:       ticket.Subject + "\n" + ticket.Body,
 	}
 
-	resp, err := p.call(ctx, req, &out)
+	resp, err := p.guardedCall(ctx, t.Ticket.TenantID, req, &out)
 	if err != nil {
 		var me *ModelError
 		if errors.As(err, &me) {
@@ -200,7 +225,7 @@ func (p *Pipeline) call(ctx context.Context, req Request, out *Outcome) (Respons
 		out.Calls = append(out.Calls, Call{Model: req.Model, Latency: latency, Outcome: string(CodeOf(err))})
 		return resp, err
 	}
-	cost := p.Prices[resp.Model].Cost(resp.InputTokens, resp.OutputTokens)
+	cost := p.price(req.Model, resp.Model).Cost(resp.InputTokens, resp.CachedInputTokens, resp.OutputTokens)
 	out.Model, out.Provider = resp.Model, resp.Provider
 	out.Usage.InputTokens += resp.InputTokens
 	out.Usage.OutputTokens += resp.OutputTokens
@@ -208,6 +233,7 @@ func (p *Pipeline) call(ctx context.Context, req Request, out *Outcome) (Respons
 	out.Calls = append(out.Calls, Call{
 		Model: resp.Model, Provider: resp.Provider,
 		InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens,
+		CachedInputTokens: resp.CachedInputTokens, ReasoningTokens: resp.ReasoningTokens,
 		CostMicroUSD: cost, Latency: latency, Outcome: "ok",
 	})
 	return resp, nil
