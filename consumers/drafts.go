@@ -184,7 +184,7 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 		// same Nats-Msg-Id, which the stream drops as a duplicate.
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "tasks bucket: " + err.Error(), Attrs: attrs}
 	}
-	return Decision{Action: Ack, Attrs: attrs}
+	return Decision{Action: Ack, Attrs: attrs, Warn: out.BudgetSoft}
 }
 
 func (d *Drafts) taskName() string {
@@ -335,6 +335,7 @@ func (d *Drafts) costEvents(in ticketIn, task string, out pipeline.Outcome) []ou
 			CallID: callID, SourceEventID: in.env.ID, Task: task, TenantID: in.ticket.TenantID,
 			Provider: c.Provider, Model: c.Model, PromptVersion: out.PromptVersion,
 			InputTokens: c.InputTokens, OutputTokens: c.OutputTokens, CostMicroUSD: c.CostMicroUSD,
+			CachedInputTokens: c.CachedInputTokens, ReasoningTokens: c.ReasoningTokens,
 			LatencyMS: c.Latency.Milliseconds(), Outcome: c.Outcome,
 		}))
 	}
@@ -407,6 +408,9 @@ func outcomeAttrs(o pipeline.Outcome) []slog.Attr {
 		slog.Int64("latency_ms", o.Latency.Milliseconds()), slog.Int("attempts", o.Attempts),
 		slog.Int("input_tokens", o.Usage.InputTokens), slog.Int("output_tokens", o.Usage.OutputTokens),
 		slog.Int64("cost_microusd", o.CostMicroUSD),
+	}
+	if o.BudgetSoft {
+		attrs = append(attrs, slog.Bool("budget_soft_limit", true))
 	}
 	if o.Ready {
 		return append(attrs, slog.String("outcome", "draft_ready"), slog.String("reason_label", o.Draft.Reason))

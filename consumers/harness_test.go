@@ -99,6 +99,12 @@ func (h *harness) startWorker(model pipeline.Model, concurrency int) (stop func(
 // startWorkerOn runs a worker on its own connection.
 func (h *harness) startWorkerOn(nc *nats.Conn, model pipeline.Model, concurrency int) (stop func()) {
 	h.t.Helper()
+	return h.startPipelineOn(nc, &pipeline.Pipeline{Model: model, CallTimeout: time.Second}, concurrency)
+}
+
+// startPipelineOn runs a worker with the given pipeline.
+func (h *harness) startPipelineOn(nc *nats.Conn, pipe *pipeline.Pipeline, concurrency int) (stop func()) {
+	h.t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		h.t.Fatal(err)
@@ -113,7 +119,7 @@ func (h *harness) startWorkerOn(nc *nats.Conn, model pipeline.Model, concurrency
 	}
 	w := &consumers.Worker{
 		JS: js, Prompt: p, Concurrency: concurrency,
-		Pipeline: &pipeline.Pipeline{Model: model, CallTimeout: time.Second},
+		Pipeline: pipe,
 		Backoff:  []time.Duration{50 * time.Millisecond},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

@@ -72,12 +72,21 @@ func (p *Pipeline) guardedCall(ctx context.Context, tenantID string, req Request
 }
 
 // estimate is what a call may cost at most, roughly: its messages at four
-// characters a token, plus every output token it may produce.
+// characters a token, plus every output token it may produce. A model
+// without a price is estimated at the dearest price in the table, so an
+// unpriced model cannot slip past a budget.
 func (p *Pipeline) estimate(req Request) int64 {
 	chars := 0
 	for _, m := range req.Messages {
 		chars += utf8.RuneCountInString(m.Content)
 	}
-	price, _ := p.lookup(req.Model)
-	return price.Cost((chars+3)/4, 0, req.MaxTokens)
+	input, output := (chars+3)/4, req.MaxTokens
+	if price, ok := p.lookup(req.Model); ok {
+		return price.Cost(input, 0, output)
+	}
+	var most int64
+	for _, price := range p.Prices {
+		most = max(most, price.Cost(input, 0, output))
+	}
+	return most
 }
