@@ -30,6 +30,8 @@ type command struct {
 	// explicit holds the flags given by flag, environment or config file,
 	// rather than left at their default.
 	explicit map[string]bool
+	// configPath is the config file parse read, if any.
+	configPath string
 }
 
 func newCommand(name, usage, summary string, stderr io.Writer) *command {
@@ -68,6 +70,7 @@ func (c *command) parse(args []string, getenv func(string) string) error {
 	if !c.explicit["config"] {
 		path, _ = fromEnv("config")
 	}
+	c.configPath = path
 	file, err := readConfig(path)
 	if err != nil {
 		return usageError{err}

@@ -26,6 +26,9 @@ var subcommands = map[string]subcommand{
 	"worker":  {"draft replies from an external NATS server", runWorker},
 	"publish": {"publish a ticket.created (or any contract event) from a file or stdin", runPublish},
 	"streams": {"streams apply: create or update streams, consumers and buckets", runStreams},
+	"ledger":  {"write ai.cost events into the Postgres ledger", runLedger},
+	"migrate": {"apply the ledger's Postgres migrations", runMigrate},
+	"costs":   {"print spend by day, tenant, model, task and prompt version", runCosts},
 }
 
 // run is main without the process: it parses args, runs one subcommand and

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -175,6 +176,9 @@ type drafter struct {
 	prompt      *prompts.Prompt
 	model       string // a description for the start-up line
 	concurrency int
+	money       money
+	// also run beside the worker and stop with it (the in-process ledger).
+	also []func(context.Context) error
 }
 
 // parseDrafter parses the flags of run or worker, which take no
@@ -197,14 +201,29 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 	if err != nil {
 		return nil, err
 	}
-	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency}, nil
+	m, err := readMoney(c.configPath)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	pipe.Prices, pipe.Logger = m.prices, log
+	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency, money: m}, nil
 }
 
 // run drafts until ctx ends, then drains the connection so in-flight
 // publishes and acks reach the server.
 func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
 	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Concurrency: d.concurrency, Logger: d.log}
-	err := w.Run(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(d.also)+1)
+	for i, run := range d.also {
+		wg.Go(func() { errs[i+1] = run(ctx); cancel() })
+	}
+	errs[0] = w.Run(ctx)
+	cancel()
+	wg.Wait()
+	err := errors.Join(errs...)
 	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 		d.log.Warn("nats drain", "err", derr)
 	}
