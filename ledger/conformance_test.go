@@ -255,7 +255,9 @@ func TestReserveAndSettle(t *testing.T) {
 		}},
 		{"reservations count before they settle", []step{
 			{limits: daily, reserve: 600, settle: -1, want: st(daily, 0, 600, 0, 600)},
-			{reserve: 600, wantErr: pipeline.ErrBudgetExceeded, want: st(daily, 0, 600, 0, 600)},
+			{reserve: 600, wantErr: pipeline.ErrBudgetBusy, want: st(daily, 0, 600, 0, 600)},
+			{reserve: 400, settle: 400, want: st(daily, 400, 600, 400, 600)},
+			{reserve: 700, wantErr: pipeline.ErrBudgetExceeded, want: st(daily, 400, 600, 400, 600)},
 		}},
 		{"settling twice counts once", []step{
 			{limits: daily, reserve: 500, settle: 300, twice: true, want: st(daily, 300, 0, 300, 0)},
@@ -375,7 +377,7 @@ func TestBudgetRace(t *testing.T) {
 			wg.Go(func() {
 				for range attempts {
 					h, err := b.Reserve(ctx, "acme", estimate)
-					if errors.Is(err, pipeline.ErrBudgetExceeded) {
+					if errors.Is(err, pipeline.ErrBudgetExceeded) || errors.Is(err, pipeline.ErrBudgetBusy) {
 						exceeded.Add(1)
 						continue
 					}

@@ -169,9 +169,15 @@ func (m *Memory) Reserve(_ context.Context, tenantID string, estimateMicroUSD in
 		b.month, b.monthSpent, b.monthReserved = mo, 0, 0
 	}
 	l := b.limits
-	if (l.DailyHardMicroUSD > 0 && b.daySpent+b.dayReserved+est > l.DailyHardMicroUSD) ||
-		(l.MonthlyHardMicroUSD > 0 && b.monthSpent+b.monthReserved+est > l.MonthlyHardMicroUSD) {
+	fits := func(daySpent, monthSpent int64) bool {
+		return (l.DailyHardMicroUSD == 0 || daySpent+est <= l.DailyHardMicroUSD) &&
+			(l.MonthlyHardMicroUSD == 0 || monthSpent+est <= l.MonthlyHardMicroUSD)
+	}
+	switch {
+	case !fits(b.daySpent, b.monthSpent):
 		return pipeline.Hold{}, fmt.Errorf("ledger.reserve %s: %w", tenantID, pipeline.ErrBudgetExceeded)
+	case !fits(b.daySpent+b.dayReserved, b.monthSpent+b.monthReserved):
+		return pipeline.Hold{}, fmt.Errorf("ledger.reserve %s: %w", tenantID, pipeline.ErrBudgetBusy)
 	}
 	b.dayReserved += est
 	b.monthReserved += est

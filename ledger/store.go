@@ -205,7 +205,13 @@ func (s *Store) Status(ctx context.Context, tenantID string) (st BudgetStatus, o
 // concurrent reservations of one tenant take turns, each seeing the last.
 const reserve = `
 WITH budget AS (
-	SELECT 1 FROM budgets WHERE tenant_id = $1
+	-- Whether the estimate fits beside what is spent, holds aside: if
+	-- so, a refusal is only for holds in flight.
+	SELECT (daily_hard_microusd = 0 OR
+			CASE WHEN day >= $2 THEN day_spent_microusd ELSE 0 END + $4 <= daily_hard_microusd)
+		AND (monthly_hard_microusd = 0 OR
+			CASE WHEN month >= $3 THEN month_spent_microusd ELSE 0 END + $4 <= monthly_hard_microusd) AS fits_spent
+	FROM budgets WHERE tenant_id = $1
 ), updated AS (
 	UPDATE budgets SET
 		day_spent_microusd = CASE WHEN day >= $2 THEN day_spent_microusd ELSE 0 END,
@@ -228,11 +234,14 @@ WITH budget AS (
 	SELECT $1, day, month, $4 FROM updated
 	RETURNING hold_id
 )
-SELECT EXISTS (SELECT 1 FROM budget), (SELECT hold_id::text FROM hold), COALESCE((SELECT soft FROM updated), false)`
+SELECT EXISTS (SELECT 1 FROM budget), COALESCE((SELECT fits_spent FROM budget), true),
+	(SELECT hold_id::text FROM hold), COALESCE((SELECT soft FROM updated), false)`
 
 // Reserve implements pipeline.Budget: it holds estimateMicroUSD of the
 // tenant's day and month unless that would cross a hard limit, in which
-// case it holds nothing and returns pipeline.ErrBudgetExceeded. Whatever
+// case it holds nothing and returns pipeline.ErrBudgetExceeded, or
+// pipeline.ErrBudgetBusy when the estimate would fit beside what is spent
+// and only other holds stand in the way. Whatever
 // the number of workers, spend passes a hard limit by no more than what
 // calls cost beyond their estimates. A tenant without a budget is
 // unlimited: its hold has no ID and settling it does nothing.
@@ -240,11 +249,11 @@ func (s *Store) Reserve(ctx context.Context, tenantID string, estimateMicroUSD i
 	estimateMicroUSD = max(estimateMicroUSD, 0)
 	now := s.now()
 	var (
-		exists bool
-		holdID *string
-		soft   bool
+		exists, fitsSpent bool
+		holdID            *string
+		soft              bool
 	)
-	err := s.pool.QueryRow(ctx, reserve, tenantID, day(now), month(now), estimateMicroUSD).Scan(&exists, &holdID, &soft)
+	err := s.pool.QueryRow(ctx, reserve, tenantID, day(now), month(now), estimateMicroUSD).Scan(&exists, &fitsSpent, &holdID, &soft)
 	if err != nil {
 		return pipeline.Hold{}, fmt.Errorf("ledger.reserve %s: %w", tenantID, err)
 	}
@@ -252,6 +261,8 @@ func (s *Store) Reserve(ctx context.Context, tenantID string, estimateMicroUSD i
 	switch {
 	case !exists:
 		return h, nil
+	case holdID == nil && fitsSpent:
+		return pipeline.Hold{}, fmt.Errorf("ledger.reserve %s: %w", tenantID, pipeline.ErrBudgetBusy)
 	case holdID == nil:
 		return pipeline.Hold{}, fmt.Errorf("ledger.reserve %s: %w", tenantID, pipeline.ErrBudgetExceeded)
 	}

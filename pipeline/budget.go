@@ -12,12 +12,18 @@ import (
 // a tenant's hard limit.
 var ErrBudgetExceeded = errors.New("pipeline: budget exceeded")
 
+// ErrBudgetBusy is returned by Budget.Reserve when a call would cross a
+// hard limit only because of what calls in flight hold: once they settle
+// (usually below their estimates) it may fit, so the task is retried.
+var ErrBudgetBusy = errors.New("pipeline: budget held by calls in flight")
+
 // Budget guards tenants' spend across every worker. The ledger implements
 // it over Postgres, and in memory for a single process.
 type Budget interface {
 	// Reserve holds estimateMicroUSD of tenantID's budget before a model
 	// call. When the hold would cross a hard limit it holds nothing and
-	// returns ErrBudgetExceeded; Hold.Soft reports a crossed soft limit.
+	// returns ErrBudgetExceeded, or ErrBudgetBusy when only other holds
+	// stand in the way; Hold.Soft reports a crossed soft limit.
 	Reserve(ctx context.Context, tenantID string, estimateMicroUSD int64) (Hold, error)
 	// Settle replaces a hold's estimate with what the call really cost
 	// (zero when it cost nothing). Each hold is settled once.
@@ -49,6 +55,9 @@ func (p *Pipeline) guardedCall(ctx context.Context, tenantID string, req Request
 	switch {
 	case errors.Is(err, ErrBudgetExceeded):
 		return Response{}, &ModelError{Code: CodeBudgetExceeded, Detail: "tenant budget exceeded; no model call made", Err: err}
+	case errors.Is(err, ErrBudgetBusy):
+		// Retryable: the holds in the way settle within a model call.
+		return Response{}, &ModelError{Code: CodeRateLimited, Detail: "tenant budget held by calls in flight; no model call made", Err: err}
 	case err != nil && ctx.Err() != nil:
 		return Response{}, fmt.Errorf("pipeline.budget: %w", ctx.Err())
 	case err != nil:

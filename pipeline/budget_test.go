@@ -43,6 +43,7 @@ func TestRunBudget(t *testing.T) {
 		{"within budget", answer(validAnswer, "stop"), nil, false, "", 1, 270, false},
 		{"over a soft limit", answer(validAnswer, "stop"), nil, true, "", 1, 270, true},
 		{"over the hard limit", answer(validAnswer, "stop"), pipeline.ErrBudgetExceeded, false, pipeline.CodeBudgetExceeded, 0, -1, false},
+		{"held by calls in flight", answer(validAnswer, "stop"), pipeline.ErrBudgetBusy, false, pipeline.CodeRateLimited, 0, -1, false},
 		{"budget store down", answer(validAnswer, "stop"), errors.New("connection refused"), false, pipeline.CodeProviderUnavailable, 0, -1, false},
 		{"failed call settles 0", failing, nil, false, pipeline.CodeProviderUnavailable, 1, 0, false},
 	}

@@ -78,11 +78,11 @@ func costRecord(r ledger.SpendRow) []string {
 
 func writeCostsTable(w io.Writer, rows []ledger.SpendRow) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DAY\tTENANT\tMODEL\tTASK\tPROMPT\tCALLS\tINPUT\tCACHED\tOUTPUT\tREASONING\tCOST USD\t")
+	fmt.Fprintln(tw, "DAY\tTENANT\tMODEL\tTASK\tPROMPT\tCALLS\tINPUT\tCACHED\tOUTPUT\tREASONING\tCOST USD")
 	var total ledger.SpendRow
 	for _, r := range rows {
 		rec := costRecord(r)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], rec[6], rec[7], rec[8], rec[9], rec[11])
 		total.Calls += r.Calls
 		total.InputTokens += r.InputTokens
@@ -92,7 +92,7 @@ func writeCostsTable(w io.Writer, rows []ledger.SpendRow) error {
 		total.CostMicroUSD += r.CostMicroUSD
 	}
 	rec := costRecord(total)
-	fmt.Fprintf(tw, "TOTAL\t\t\t\t\t%s\t%s\t%s\t%s\t%s\t%s\t\n", rec[5], rec[6], rec[7], rec[8], rec[9], rec[11])
+	fmt.Fprintf(tw, "TOTAL\t\t\t\t\t%s\t%s\t%s\t%s\t%s\t%s\n", rec[5], rec[6], rec[7], rec[8], rec[9], rec[11])
 	return tw.Flush()
 }
 
