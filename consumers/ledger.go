@@ -235,6 +235,9 @@ func decodeCost(raw []byte) (ledger.Call, error) {
 		return ledger.Call{}, err
 	}
 	c.At = env.Time
+	if err := c.Validate(); err != nil {
+		return ledger.Call{}, &schemas.FieldError{Field: "/data", Reason: err.Error()}
+	}
 	return c, nil
 }
 

@@ -188,12 +188,20 @@ func TestLedgerDeadLettersBadCostEvents(t *testing.T) {
 	mem := ledger.NewMemory()
 	h.startLedger(mem)
 	h.publishRaw(schemas.TypeCost, []byte(`{"specversion":"1.0","id":"bad-cost","source":"x","type":"ai.cost","time":"2026-12-04T10:00:00Z","data":{"call_id":"c"}}`))
+	// Valid against the schema, but not something the ledger can key on.
+	noID, err := schemas.New(schemas.TypeCost, "test", "", schemas.Cost{SourceEventID: "e", Task: "support_draft",
+		TenantID: "acme", Provider: "p", Model: "m", PromptVersion: "v1", Outcome: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := schemas.Encode(noID)
+	h.publishRaw(schemas.TypeCost, raw)
 	good, err := schemas.New(schemas.TypeCost, "test", "", schemas.Cost{CallID: "good", SourceEventID: "e", Task: "support_draft",
 		TenantID: "acme", Provider: "p", Model: "m", PromptVersion: "v1", InputTokens: 1, OutputTokens: 1, CostMicroUSD: 5, Outcome: "ok"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := schemas.Encode(good)
+	raw, _ = schemas.Encode(good)
 	h.publishRaw(schemas.TypeCost, raw)
 	h.ledgerSettled(10 * time.Second)
 
@@ -211,6 +219,10 @@ func TestLedgerDeadLettersBadCostEvents(t *testing.T) {
 	}
 	if dead.Header.Get(schemas.HeaderReason) == "" || dead.Header.Get(schemas.HeaderSourceStream) != schemas.StreamCosts {
 		t.Errorf("dead letter headers %v", dead.Header)
+	}
+	info, err := s.Info(h.ctx)
+	if err != nil || info.State.Msgs != 2 {
+		t.Errorf("dead-letter stream holds %v messages (%v), want 2", info.State.Msgs, err)
 	}
 }
 

@@ -167,7 +167,8 @@ func TestRecordCallsRejectsBadCalls(t *testing.T) {
 		good := call("ok-1", "acme", "m", day1, 1, 1, 1)
 		noID := call("", "acme", "m", day1, 1, 1, 1)
 		noTime := call("t-1", "acme", "m", time.Time{}, 1, 1, 1)
-		for name, batch := range map[string][]ledger.Call{"no call_id": {good, noID}, "no time": {good, noTime}} {
+		nul := call("n-1", "ac\x00me", "m", day1, 1, 1, 1)
+		for name, batch := range map[string][]ledger.Call{"no call_id": {good, noID}, "no time": {good, noTime}, "NUL byte": {good, nul}} {
 			if _, err := b.RecordCalls(ctx, batch); err == nil {
 				t.Errorf("%s: no error", name)
 			}

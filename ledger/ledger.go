@@ -9,6 +9,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
@@ -75,7 +76,11 @@ func month(t time.Time) time.Time {
 	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
 }
 
-func validCall(c Call) error {
+// Validate reports what would make RecordCalls reject c for good: an
+// empty call_id, no time, a negative count, or a NUL byte, which Postgres
+// text cannot hold. Check it before a batch, so that one bad event cannot
+// block the others.
+func (c Call) Validate() error {
 	switch {
 	case c.CallID == "":
 		return errors.New("call without call_id")
@@ -83,6 +88,11 @@ func validCall(c Call) error {
 		return fmt.Errorf("call %s without a time", c.CallID)
 	case c.InputTokens < 0 || c.OutputTokens < 0 || c.CachedInputTokens < 0 || c.ReasoningTokens < 0 || c.CostMicroUSD < 0 || c.LatencyMS < 0:
 		return fmt.Errorf("call %s with a negative count", c.CallID)
+	}
+	for _, s := range []string{c.CallID, c.SourceEventID, c.Task, c.TenantID, c.Provider, c.Model, c.PromptVersion, c.Outcome} {
+		if strings.ContainsRune(s, 0) {
+			return fmt.Errorf("call %q with a NUL byte in a field", c.CallID)
+		}
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func (m *Memory) now() time.Time {
 // RecordCalls stores calls idempotently, as Store.RecordCalls does.
 func (m *Memory) RecordCalls(_ context.Context, calls []Call) (int, error) {
 	for _, c := range calls {
-		if err := validCall(c); err != nil {
+		if err := c.Validate(); err != nil {
 			return 0, fmt.Errorf("ledger.record: %w", err)
 		}
 	}

@@ -113,7 +113,7 @@ func (s *Store) RecordCalls(ctx context.Context, calls []Call) (int, error) {
 		at = make([]time.Time, n)
 	)
 	for i, c := range calls {
-		if err := validCall(c); err != nil {
+		if err := c.Validate(); err != nil {
 			return 0, fmt.Errorf("ledger.record: %w", err)
 		}
 		ids[i], sources[i], tasks[i], tenants[i] = c.CallID, c.SourceEventID, c.Task, c.TenantID
