@@ -2,20 +2,25 @@
 GO       ?= go
 BIN      := bin/ghostwriter
 DATA_DIR ?= ./data
+# CONFIG holds the price table (and budgets, if you add them).
+CONFIG   ?= deploy/prices.yaml
 
 .PHONY: run build test lint deps clean
 
-## run: everything in one process on an embedded NATS server; publishes the saved tickets
+## run: everything in one process on an embedded NATS server; publishes the saved tickets.
+## The ledger is in memory unless GHOSTWRITER_DATABASE_URL names a Postgres database.
 run: build
-	./$(BIN) run --demo --data-dir $(DATA_DIR)
+	./$(BIN) run --demo --data-dir $(DATA_DIR) --config $(CONFIG)
 
 ## build: the ghostwriter binary in ./bin
 build: deps
 	$(GO) build -o $(BIN) ./cmd/ghostwriter
 
-## test: lint, then every test with the race detector (real in-process JetStream, real HTTP)
+## test: lint, then every test with the race detector (real in-process JetStream, real HTTP,
+## real Postgres named by GHOSTWRITER_TEST_DATABASE_URL, else the local one scripts/test-database starts)
 test: deps lint
-	$(GO) test -race -count=1 -timeout 10m ./...
+	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
+		$(GO) test -race -count=1 -timeout 10m ./...
 
 ## lint: gofmt check and go vet
 lint: deps

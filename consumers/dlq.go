@@ -46,18 +46,42 @@ func DeadLetters(ctx context.Context, js jetstream.JetStream, fromSeq uint64, li
 		if err != nil {
 			return nil, fmt.Errorf("consumers.dlq get %d: %w", seq, err)
 		}
-		out = append(out, deadLetter(m))
+		out = append(out, letterOf(m))
 	}
 	return out, nil
 }
 
-func deadLetter(m *jetstream.RawStreamMsg) DeadLetter {
+func letterOf(m *jetstream.RawStreamMsg) DeadLetter {
 	return DeadLetter{
 		Seq: m.Sequence, Time: m.Time, Subject: m.Header.Get(schemas.HeaderSourceSubject),
 		SourceStream: m.Header.Get(schemas.HeaderSourceStream), SourceSeq: m.Header.Get(schemas.HeaderSourceSeq),
 		Detail: m.Header.Get(schemas.HeaderErrorDetail), Reason: m.Header.Get(schemas.HeaderReason),
 		Size: len(m.Data), data: m.Data, sourceSubject: m.Header.Get(schemas.HeaderSourceSubject),
 	}
+}
+
+// publishDeadLetter stores msg's bytes in GHOSTWRITER_DLQ under
+// ghostwriter.dlq.<subject>, with its place in its stream, the closed-set
+// code, the stable detail and a human reason in headers. A redelivery of
+// the same message dedupes on its stream sequence.
+func publishDeadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, code, detail, reason string) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("consumers.dead_letter: %w", err)
+	}
+	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
+	m := nats.NewMsg(schemas.SubjectDLQPrefix + msg.Subject())
+	m.Data = msg.Data()
+	m.Header.Set(schemas.HeaderErrorCode, code)
+	m.Header.Set(schemas.HeaderErrorDetail, detail)
+	m.Header.Set(schemas.HeaderReason, reason)
+	m.Header.Set(schemas.HeaderSourceStream, meta.Stream)
+	m.Header.Set(schemas.HeaderSourceSeq, seq)
+	m.Header.Set(schemas.HeaderSourceSubject, msg.Subject())
+	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID("dlq-"+meta.Stream+"-"+seq)); err != nil {
+		return fmt.Errorf("consumers.dead_letter: %w", err)
+	}
+	return nil
 }
 
 // Redrive publishes dead letter seq's original bytes again on its original
@@ -73,7 +97,7 @@ func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("consumers.redrive %d: %w", seq, err)
 	}
-	d := deadLetter(m)
+	d := letterOf(m)
 	if d.sourceSubject == "" {
 		return fmt.Errorf("consumers.redrive %d: no %s header", seq, schemas.HeaderSourceSubject)
 	}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -203,7 +202,7 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 		// same Nats-Msg-Id, which the stream drops as a duplicate.
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "tasks bucket: " + err.Error(), Attrs: attrs}
 	}
-	return Decision{Action: Ack, Attrs: attrs}
+	return Decision{Action: Ack, Attrs: attrs, Warn: out.BudgetSoft}
 }
 
 func (d *Drafts) taskName() string {
@@ -368,6 +367,7 @@ func (d *Drafts) costEvents(in ticketIn, task string, out pipeline.Outcome) []ou
 			CallID: callID, SourceEventID: in.env.ID, Task: task, TenantID: in.ticket.TenantID,
 			Provider: c.Provider, Model: c.Model, PromptVersion: out.PromptVersion,
 			InputTokens: c.InputTokens, OutputTokens: c.OutputTokens, CostMicroUSD: c.CostMicroUSD,
+			CachedInputTokens: c.CachedInputTokens, ReasoningTokens: c.ReasoningTokens,
 			LatencyMS: c.Latency.Milliseconds(), Outcome: c.Outcome,
 		}))
 	}
@@ -417,19 +417,10 @@ func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) er
 // deadLetter stores an event nobody can attribute to a ticket in
 // GHOSTWRITER_DLQ, with the reason in headers, and acks it.
 func (d *Drafts) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error, attrs []slog.Attr) Decision {
-	detail, reason := safeDetail(cause), safeReason(cause)
-	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
-	m := nats.NewMsg(schemas.SubjectDLQPrefix + msg.Subject())
-	m.Data = msg.Data()
-	m.Header.Set(schemas.HeaderReason, reason)
-	m.Header.Set(schemas.HeaderErrorDetail, detail)
-	m.Header.Set(schemas.HeaderErrorCode, string(pipeline.CodeInvalidInput))
-	m.Header.Set(schemas.HeaderSourceStream, meta.Stream)
-	m.Header.Set(schemas.HeaderSourceSeq, seq)
-	m.Header.Set(schemas.HeaderSourceSubject, msg.Subject())
+	detail := safeDetail(cause)
 	attrs = append(attrs, slog.String("error_code", string(pipeline.CodeInvalidInput)), slog.String("error_detail", detail))
-	if _, err := d.JS.PublishMsg(ctx, m, jetstream.WithMsgID("dlq-"+meta.Stream+"-"+seq)); err != nil {
-		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "dead letter: " + err.Error(), Attrs: attrs}
+	if err := publishDeadLetter(ctx, d.JS, msg, string(pipeline.CodeInvalidInput), detail, safeReason(cause)); err != nil {
+		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: err.Error(), Attrs: attrs}
 	}
 	return Decision{Action: Ack, Reason: "dead-lettered: " + detail, Attrs: attrs}
 }
@@ -442,6 +433,9 @@ func outcomeAttrs(o pipeline.Outcome) []slog.Attr {
 		slog.Int64("latency_ms", o.Latency.Milliseconds()), slog.Int("attempts", o.Attempts), slog.Int("retries", o.Retries),
 		slog.Int("input_tokens", o.Usage.InputTokens), slog.Int("output_tokens", o.Usage.OutputTokens),
 		slog.Int64("cost_microusd", o.CostMicroUSD),
+	}
+	if o.BudgetSoft {
+		attrs = append(attrs, slog.Bool("budget_soft_limit", true))
 	}
 	if o.Ready {
 		return append(attrs, slog.String("outcome", "draft_ready"), slog.String("reason_label", o.Draft.Reason))

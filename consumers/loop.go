@@ -44,6 +44,9 @@ type Decision struct {
 	Delay  time.Duration // for Nak
 	Reason string        // why, in a few words; for Term and the log
 	Attrs  []slog.Attr
+	// Warn logs the decision at warning level: all went as it should,
+	// but an operator should know (a tenant over a soft budget limit).
+	Warn bool
 }
 
 // Handler processes one message and returns what to do with it. It must
@@ -199,6 +202,9 @@ func (l *Loop) handle(ctx context.Context, msg jetstream.Msg) {
 		attrs = append(attrs, slog.Duration("delay", d.Delay))
 	}
 	level := slog.LevelInfo
+	if d.Warn {
+		level = slog.LevelWarn
+	}
 	if err != nil {
 		// The server redelivers after AckWait; nothing is lost.
 		level, attrs = slog.LevelWarn, append(attrs, slog.String("ack_err", err.Error()))

@@ -33,6 +33,9 @@ type Topology struct {
 	CacheTTL time.Duration
 	// Drafts is the ghostwriter-drafts consumer.
 	Drafts ConsumerSettings
+	// Ledger is the ghostwriter-ledger consumer. Cost data is never given
+	// up on: MaxDeliver -1.
+	Ledger ConsumerSettings
 }
 
 // ConsumerSettings are the delivery settings of a durable pull consumer.
@@ -57,6 +60,7 @@ func DefaultTopology() Topology {
 		TasksTTL:        30 * 24 * time.Hour,
 		CacheTTL:        24 * time.Hour,
 		Drafts:          ConsumerSettings{AckWait: 60 * time.Second, MaxDeliver: 5, MaxAckPending: 256},
+		Ledger:          ConsumerSettings{AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 1024},
 	}
 }
 
@@ -118,6 +122,18 @@ func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		MaxAckPending: t.Drafts.MaxAckPending,
 	}); err != nil {
 		return fmt.Errorf("consumers.apply %s: %w", schemas.ConsumerDrafts, err)
+	}
+
+	if _, err := js.CreateOrUpdateConsumer(ctx, schemas.StreamCosts, jetstream.ConsumerConfig{
+		Durable:       schemas.ConsumerLedger,
+		Description:   "ghostwriter ledger writing ai.cost events into Postgres.",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       t.Ledger.AckWait,
+		MaxDeliver:    t.Ledger.MaxDeliver,
+		MaxAckPending: t.Ledger.MaxAckPending,
+	}); err != nil {
+		return fmt.Errorf("consumers.apply %s: %w", schemas.ConsumerLedger, err)
 	}
 
 	for _, kv := range []jetstream.KeyValueConfig{

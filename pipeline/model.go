@@ -33,6 +33,8 @@ type Request struct {
 	// json_schema, strict). Schema is a JSON Schema document.
 	SchemaName string
 	Schema     json.RawMessage
+	// TenantID names whose budget pays for the call; models ignore it.
+	TenantID string
 	// Input is the cleaned ticket text the messages were rendered from.
 	// Offline models that cannot read a prompt classify it instead; network
 	// models ignore it.
@@ -47,6 +49,11 @@ type Response struct {
 	Provider     string
 	InputTokens  int
 	OutputTokens int
+	// CachedInputTokens is the part of InputTokens served from the
+	// provider's prompt cache; ReasoningTokens the part of OutputTokens
+	// spent on hidden reasoning. Zero when the provider does not say.
+	CachedInputTokens int
+	ReasoningTokens   int
 	// FinishReason is "stop", "length", "content_filter" and so on.
 	FinishReason string
 	// RateLimit is what the provider said of its remaining budget.

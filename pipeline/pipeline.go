@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"slices"
@@ -46,8 +47,12 @@ type Call struct {
 	Provider     string
 	InputTokens  int
 	OutputTokens int
-	CostMicroUSD int64
-	Latency      time.Duration
+	// CachedInputTokens and ReasoningTokens are parts of the two above,
+	// as the provider reported them.
+	CachedInputTokens int
+	ReasoningTokens   int
+	CostMicroUSD      int64
+	Latency           time.Duration
 	// Outcome is "ok" or the error code of the call.
 	Outcome string
 }
@@ -74,21 +79,33 @@ type Outcome struct {
 	Attempts, Retries int
 	Fallback          string
 	Calls             []Call
+	// BudgetSoft is true when the tenant is over a soft budget limit:
+	// the task ran, and callers should warn.
+	BudgetSoft bool
 }
 
 // Retryable reports whether a failed outcome may succeed on a later try.
 func (o Outcome) Retryable() bool { return !o.Ready && o.Code.Retryable() }
 
 // Price is what a model costs, in micro-dollars per million tokens.
+// CachedInputPerMTok prices input tokens served from the provider's prompt
+// cache; zero means they cost as much as other input tokens.
 type Price struct {
-	InputPerMTok  int64
-	OutputPerMTok int64
+	InputPerMTok       int64
+	CachedInputPerMTok int64
+	OutputPerMTok      int64
 }
 
 // Cost returns the price of a call in micro-dollars, rounded up so that
-// a ledger never undercounts.
-func (p Price) Cost(inputTokens, outputTokens int) int64 {
-	total := int64(inputTokens)*p.InputPerMTok + int64(outputTokens)*p.OutputPerMTok
+// a ledger never undercounts. cachedInputTokens is the part of
+// inputTokens that came from the prompt cache.
+func (p Price) Cost(inputTokens, cachedInputTokens, outputTokens int) int64 {
+	cached := min(max(cachedInputTokens, 0), inputTokens)
+	cachedPrice := p.CachedInputPerMTok
+	if cachedPrice == 0 {
+		cachedPrice = p.InputPerMTok
+	}
+	total := int64(inputTokens-cached)*p.InputPerMTok + int64(cached)*cachedPrice + int64(outputTokens)*p.OutputPerMTok
 	return (total + 999_999) / 1_000_000
 }
 
@@ -125,8 +142,13 @@ type Pipeline struct {
 	Retry RetryPolicy
 	// CallTimeout bounds one model call inside the caller's deadline.
 	CallTimeout time.Duration
-	// Prices by model name; a model without a price costs 0.
+	// Prices by model name; a model without a price costs 0 (logged once).
 	Prices map[string]Price
+	// Budget, when set, guards each model call with the tenant's budget.
+	Budget Budget
+	// Logger receives warnings the outcome cannot carry; nil means
+	// slog.Default.
+	Logger *slog.Logger
 	// ReviewBelow flags drafts whose confidence is under it for review.
 	ReviewBelow float64
 	// Cache, when set, answers repeated input without a model call.
@@ -148,6 +170,7 @@ type Pipeline struct {
 
 	simpleOnce sync.Once
 	simple     *Endpoint
+	unpriced   sync.Map // model names already warned about
 }
 
 func (p *Pipeline) now() time.Time {
@@ -235,6 +258,7 @@ func (p *Pipeline) Run(ctx context.Context, t Task) Outcome {
 		MaxTokens:   t.Prompt.Model.MaxTokens,
 		SchemaName:  t.Prompt.SchemaName,
 		Schema:      t.Prompt.OutputSchema,
+		TenantID:    t.Ticket.TenantID,
 		Input:       input,
 	}
 
@@ -457,12 +481,12 @@ func (p *Pipeline) callRetrying(ctx context.Context, ep *Endpoint, req Request, 
 	b := policy.backoff()
 	budgetEnds := p.now().Add(policy.Budget)
 	for attempt := 1; ; attempt++ {
-		resp, err := p.callOnce(ctx, ep, req, out)
+		resp, err := p.guardedCall(ctx, ep, req, out)
 		if err == nil {
 			return resp, nil
 		}
 		code := CodeOf(err)
-		if !code.Retryable() || code == CodeCanceled || errors.Is(err, ErrCircuitOpen) || attempt >= policy.MaxAttempts {
+		if !code.Retryable() || code == CodeCanceled || errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrBudgetBusy) || attempt >= policy.MaxAttempts {
 			return resp, err
 		}
 		var me *ModelError
@@ -526,7 +550,7 @@ func (p *Pipeline) callOnce(ctx context.Context, ep *Endpoint, req Request, out 
 	if resp.Provider == "" {
 		resp.Provider = ep.Provider
 	}
-	cost := p.Prices[resp.Model].Cost(resp.InputTokens, resp.OutputTokens)
+	cost := p.price(req.Model, resp.Model).Cost(resp.InputTokens, resp.CachedInputTokens, resp.OutputTokens)
 	out.Model, out.Provider = resp.Model, resp.Provider
 	out.Usage.InputTokens += resp.InputTokens
 	out.Usage.OutputTokens += resp.OutputTokens
@@ -534,6 +558,7 @@ func (p *Pipeline) callOnce(ctx context.Context, ep *Endpoint, req Request, out 
 	out.Calls = append(out.Calls, Call{
 		Model: resp.Model, Provider: resp.Provider,
 		InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens,
+		CachedInputTokens: resp.CachedInputTokens, ReasoningTokens: resp.ReasoningTokens,
 		CostMicroUSD: cost, Latency: latency, Outcome: "ok",
 	})
 	return resp, nil
@@ -542,6 +567,9 @@ func (p *Pipeline) callOnce(ctx context.Context, ep *Endpoint, req Request, out 
 // fallsBack reports whether the next step of a chain should be tried: the
 // provider is unreachable or overloaded, not the answer wrong.
 func fallsBack(err error) bool {
+	if errors.Is(err, ErrBudgetBusy) {
+		return false // the tenant's money, not the provider, is in the way
+	}
 	switch CodeOf(err) {
 	case CodeProviderUnavailable, CodeTimeout, CodeRateLimited:
 		return true

@@ -101,9 +101,14 @@ type Cost struct {
 	PromptVersion string `json:"prompt_version"`
 	InputTokens   int    `json:"input_tokens"`
 	OutputTokens  int    `json:"output_tokens"`
-	CostMicroUSD  int64  `json:"cost_microusd"`
-	LatencyMS     int64  `json:"latency_ms"`
-	Outcome       string `json:"outcome"`
+	// CachedInputTokens is the part of InputTokens the provider served
+	// from its prompt cache; ReasoningTokens the part of OutputTokens
+	// spent on hidden reasoning. Zero when the provider does not say.
+	CachedInputTokens int    `json:"cached_input_tokens,omitempty"`
+	ReasoningTokens   int    `json:"reasoning_tokens,omitempty"`
+	CostMicroUSD      int64  `json:"cost_microusd"`
+	LatencyMS         int64  `json:"latency_ms"`
+	Outcome           string `json:"outcome"`
 }
 
 // ReplySent is the data of ticket.reply_sent, published by the product when

@@ -30,6 +30,7 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 	lc := c.logFlags()
 	wc := c.workerFlags()
 	topo := c.topologyFlags()
+	databaseURL := c.databaseFlag()
 	d, err := c.parseDrafter(args, env, lc, wc)
 	if err != nil {
 		return err
@@ -65,6 +66,11 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 	if err := consumers.Apply(ctx, js, *topo); err != nil {
 		return err
 	}
+	releaseLedger, err := d.withLedger(ctx, js, *databaseURL)
+	if err != nil {
+		return err
+	}
+	defer releaseLedger()
 
 	if *demo {
 		sub, err := printResults(nc, env)

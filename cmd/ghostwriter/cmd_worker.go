@@ -11,10 +11,16 @@ func runWorker(ctx context.Context, args []string, env *environ) error {
 	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
 	lc := c.logFlags()
 	wc := c.workerFlags()
+	databaseURL := c.databaseFlag()
 	d, err := c.parseDrafter(args, env, lc, wc)
 	if err != nil {
 		return err
 	}
+	releaseBudgets, err := d.withBudgetStore(ctx, *databaseURL)
+	if err != nil {
+		return err
+	}
+	defer releaseBudgets()
 	nc, js, err := connect(*natsURL, "ghostwriter-worker", d.log)
 	if err != nil {
 		return err

@@ -70,6 +70,7 @@ func (c *command) parse(args []string, getenv func(string) string) error {
 	if !c.explicit["config"] {
 		path, _ = fromEnv("config")
 	}
+	c.configPath = path
 	file, err := readConfig(path)
 	if err != nil {
 		return usageError{err}

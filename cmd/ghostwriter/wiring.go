@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -140,6 +141,9 @@ type drafter struct {
 	model       string // a description for the start-up line
 	concurrency int
 	cache       bool
+	money       money
+	// also run beside the worker and stop with it (the in-process ledger).
+	also []func(context.Context) error
 }
 
 // parseDrafter parses the flags of run or worker, which take no
@@ -166,7 +170,12 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 	if err != nil {
 		return nil, err
 	}
-	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency, cache: wc.cache}, nil
+	m, err := readMoney(c.configPath)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	pipe.Prices, pipe.Logger = m.prices, log
+	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency, cache: wc.cache, money: m}, nil
 }
 
 // run drafts until ctx ends, then drains the connection so in-flight
@@ -180,7 +189,17 @@ func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 		d.pipe.Cache = consumers.KVCache{KV: kv}
 	}
 	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Concurrency: d.concurrency, Logger: d.log}
-	err := w.Run(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(d.also)+1)
+	for i, run := range d.also {
+		wg.Go(func() { errs[i+1] = run(ctx); cancel() })
+	}
+	errs[0] = w.Run(ctx)
+	cancel()
+	wg.Wait()
+	err := errors.Join(errs...)
 	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 		d.log.Warn("nats drain", "err", derr)
 	}

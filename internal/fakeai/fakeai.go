@@ -54,6 +54,9 @@ type Reply struct {
 	// InputTokens and OutputTokens are reported in usage; zero means a rough
 	// word count of the request and of Content.
 	InputTokens, OutputTokens int
+	// CachedInputTokens and ReasoningTokens, when set, are reported in
+	// usage's prompt_tokens_details and completion_tokens_details.
+	CachedInputTokens, ReasoningTokens int
 	// Hang blocks until the client goes away or the server closes.
 	Hang bool
 	// Reset hijacks the connection and closes it with a TCP reset, without
@@ -291,6 +294,13 @@ func completion(id int, req openai.ChatCompletionRequest, reply Reply) openai.Ch
 	if out == 0 {
 		out = len(strings.Fields(reply.Content)) + len(strings.Fields(reply.Refusal))
 	}
+	usage := openai.Usage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}
+	if reply.CachedInputTokens > 0 {
+		usage.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: reply.CachedInputTokens}
+	}
+	if reply.ReasoningTokens > 0 {
+		usage.CompletionTokensDetails = &openai.CompletionTokensDetails{ReasoningTokens: reply.ReasoningTokens}
+	}
 	return openai.ChatCompletionResponse{
 		ID:      fmt.Sprintf("chatcmpl-fakeai-%d", id),
 		Object:  "chat.completion",
@@ -305,7 +315,7 @@ func completion(id int, req openai.ChatCompletionRequest, reply Reply) openai.Ch
 			},
 			FinishReason: openai.FinishReason(finish),
 		}},
-		Usage: openai.Usage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out},
+		Usage: usage,
 	}
 }
 

@@ -142,14 +142,21 @@ func (c *Client) response(requested string, resp goopenai.ChatCompletionResponse
 	if model == "" {
 		model = requested
 	}
-	return pipeline.Response{
+	out := pipeline.Response{
 		Text:         choice.Message.Content,
 		Model:        model,
 		Provider:     c.cfg.Provider,
 		InputTokens:  resp.Usage.PromptTokens,
 		OutputTokens: resp.Usage.CompletionTokens,
 		FinishReason: string(choice.FinishReason),
-	}, nil
+	}
+	if d := resp.Usage.PromptTokensDetails; d != nil {
+		out.CachedInputTokens = d.CachedTokens
+	}
+	if d := resp.Usage.CompletionTokensDetails; d != nil {
+		out.ReasoningTokens = d.ReasoningTokens
+	}
+	return out, nil
 }
 
 // String describes c without its API key.

@@ -542,3 +542,31 @@ func TestRateLimitHeaders(t *testing.T) {
 		t.Errorf("without headers: %+v, %v; want a zero RateLimit", resp.RateLimit, err)
 	}
 }
+
+// Cached and reasoning tokens come from usage's details, when present.
+func TestCompleteUsageDetails(t *testing.T) {
+	tests := []struct {
+		name                 string
+		reply                fakeai.Reply
+		wantCached, wantReas int
+	}{
+		{"details reported", fakeai.Reply{Content: fakeai.DefaultContent, InputTokens: 1200, OutputTokens: 300,
+			CachedInputTokens: 1024, ReasoningTokens: 128}, 1024, 128},
+		{"no details", fakeai.Reply{Content: fakeai.DefaultContent, InputTokens: 1200, OutputTokens: 300}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := setup(t, nil)
+			s.Script(tt.reply)
+			resp, err := c.Complete(testContext(t), draftRequest())
+			if err != nil {
+				t.Fatalf("Complete: %v", err)
+			}
+			if resp.InputTokens != 1200 || resp.OutputTokens != 300 ||
+				resp.CachedInputTokens != tt.wantCached || resp.ReasoningTokens != tt.wantReas {
+				t.Errorf("usage in=%d out=%d cached=%d reasoning=%d, want 1200 300 %d %d",
+					resp.InputTokens, resp.OutputTokens, resp.CachedInputTokens, resp.ReasoningTokens, tt.wantCached, tt.wantReas)
+			}
+		})
+	}
+}

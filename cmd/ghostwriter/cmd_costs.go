@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ghostwriter-ai/ghostwriter/ledger"
+)
+
+const dateLayout = "2006-01-02"
+
+func runCosts(ctx context.Context, args []string, env *environ) error {
+	c := newCommand("costs", "", "Print spend from the Postgres ledger by day, tenant, model, task and prompt\nversion. Days are UTC; --since and --until are both included.", env.stderr)
+	databaseURL := c.databaseFlag()
+	since := c.flags.String("since", "", "first day, YYYY-MM-DD (default: 6 days before --until)")
+	until := c.flags.String("until", "", "last day, YYYY-MM-DD (default: today, UTC)")
+	format := c.flags.String("format", "table", "output: table, csv or json")
+	if err := c.parse(args, env.getenv); err != nil {
+		return err
+	}
+	if c.flags.NArg() > 0 {
+		return usagef("costs takes no arguments, got %q", c.flags.Args())
+	}
+	if *databaseURL == "" {
+		return usagef("costs needs --database-url (or GHOSTWRITER_DATABASE_URL)")
+	}
+	to := time.Now().UTC()
+	if *until != "" {
+		t, err := time.Parse(dateLayout, *until)
+		if err != nil {
+			return usagef("--until %q: want YYYY-MM-DD", *until)
+		}
+		to = t
+	}
+	from := to.AddDate(0, 0, -6)
+	if *since != "" {
+		t, err := time.Parse(dateLayout, *since)
+		if err != nil {
+			return usagef("--since %q: want YYYY-MM-DD", *since)
+		}
+		from = t
+	}
+	if from.After(to) {
+		return usagef("--since %s is after --until %s", from.Format(dateLayout), to.Format(dateLayout))
+	}
+	write, ok := map[string]func(io.Writer, []ledger.SpendRow) error{
+		"table": writeCostsTable, "csv": writeCostsCSV, "json": writeCostsJSON,
+	}[*format]
+	if !ok {
+		return usagef("--format %q: want table, csv or json", *format)
+	}
+	store, err := ledger.Open(ctx, *databaseURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rows, err := store.Spend(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	return write(env.stdout, rows)
+}
+
+var costColumns = []string{"day", "tenant_id", "model", "task", "prompt_version", "calls",
+	"input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "cost_microusd", "cost_usd"}
+
+func costRecord(r ledger.SpendRow) []string {
+	i := func(n int64) string { return strconv.FormatInt(n, 10) }
+	return []string{r.Day.Format(dateLayout), r.TenantID, r.Model, r.Task, r.PromptVersion, i(r.Calls),
+		i(r.InputTokens), i(r.CachedInputTokens), i(r.OutputTokens), i(r.ReasoningTokens), i(r.CostMicroUSD), formatUSD(r.CostMicroUSD)}
+}
+
+func writeCostsTable(w io.Writer, rows []ledger.SpendRow) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DAY\tTENANT\tMODEL\tTASK\tPROMPT\tCALLS\tINPUT\tCACHED\tOUTPUT\tREASONING\tCOST USD")
+	var total ledger.SpendRow
+	for _, r := range rows {
+		rec := costRecord(r)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], rec[6], rec[7], rec[8], rec[9], rec[11])
+		total.Calls += r.Calls
+		total.InputTokens += r.InputTokens
+		total.CachedInputTokens += r.CachedInputTokens
+		total.OutputTokens += r.OutputTokens
+		total.ReasoningTokens += r.ReasoningTokens
+		total.CostMicroUSD += r.CostMicroUSD
+	}
+	rec := costRecord(total)
+	fmt.Fprintf(tw, "TOTAL\t\t\t\t\t%s\t%s\t%s\t%s\t%s\t%s\n", rec[5], rec[6], rec[7], rec[8], rec[9], rec[11])
+	return tw.Flush()
+}
+
+func writeCostsCSV(w io.Writer, rows []ledger.SpendRow) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(costColumns); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := cw.Write(costRecord(r)); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// costJSON is one row of --format json; money is integer micro-dollars,
+// with the dollar amount as a decimal string beside it.
+type costJSON struct {
+	Day               string `json:"day"`
+	TenantID          string `json:"tenant_id"`
+	Model             string `json:"model"`
+	Task              string `json:"task"`
+	PromptVersion     string `json:"prompt_version"`
+	Calls             int64  `json:"calls"`
+	InputTokens       int64  `json:"input_tokens"`
+	CachedInputTokens int64  `json:"cached_input_tokens"`
+	OutputTokens      int64  `json:"output_tokens"`
+	ReasoningTokens   int64  `json:"reasoning_tokens"`
+	CostMicroUSD      int64  `json:"cost_microusd"`
+	CostUSD           string `json:"cost_usd"`
+}
+
+func writeCostsJSON(w io.Writer, rows []ledger.SpendRow) error {
+	out := make([]costJSON, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, costJSON{Day: r.Day.Format(dateLayout), TenantID: r.TenantID, Model: r.Model, Task: r.Task,
+			PromptVersion: r.PromptVersion, Calls: r.Calls, InputTokens: r.InputTokens, CachedInputTokens: r.CachedInputTokens,
+			OutputTokens: r.OutputTokens, ReasoningTokens: r.ReasoningTokens, CostMicroUSD: r.CostMicroUSD, CostUSD: formatUSD(r.CostMicroUSD)})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

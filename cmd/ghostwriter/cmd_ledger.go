@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ghostwriter-ai/ghostwriter/consumers"
+	"github.com/ghostwriter-ai/ghostwriter/schemas"
+)
+
+func runLedger(ctx context.Context, args []string, env *environ) error {
+	c := newCommand("ledger", "", "Write ai.cost events into the Postgres ledger. Applies the ledger's migrations\n(under an advisory lock) and the config file's budgets at start-up. The streams\nmust exist: run 'ghostwriter streams apply' once.", env.stderr)
+	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
+	databaseURL := c.databaseFlag()
+	lc := c.logFlags()
+	if err := c.parse(args, env.getenv); err != nil {
+		return err
+	}
+	if c.flags.NArg() > 0 {
+		return usagef("ledger takes no arguments, got %q", c.flags.Args())
+	}
+	if *databaseURL == "" {
+		return usagef("ledger needs --database-url (or GHOSTWRITER_DATABASE_URL)")
+	}
+	log, err := lc.logger(env)
+	if err != nil {
+		return err
+	}
+	m, err := readMoney(c.configPath)
+	if err != nil {
+		return usageError{err}
+	}
+	store, err := openLedger(ctx, *databaseURL, m, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	nc, js, err := connect(*natsURL, "ghostwriter-ledger", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cons, err := consumers.LedgerConsumer(ctx, js)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("%w (run 'ghostwriter streams apply' first)", err)
+	}
+	if err != nil {
+		return err
+	}
+	log = log.With("consumer", schemas.ConsumerLedger)
+	log.Info("ledger starting", "nats_url", nc.ConnectedUrlRedacted())
+	err = (&consumers.Ledger{JS: js, Consumer: cons, Store: store, Logger: log}).Run(ctx)
+	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
+		log.Warn("nats drain", "err", derr)
+	}
+	log.Info("stopped")
+	return err
+}
