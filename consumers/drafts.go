@@ -16,7 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/ghostwriter-ai/ghostwriter/metrics"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
@@ -46,6 +48,8 @@ type Drafts struct {
 	// Timeout bounds one task: pipeline run and publishing. Default 2m.
 	Timeout time.Duration
 	Logger  *slog.Logger
+	// Metrics, when set, counts and times every decision.
+	Metrics *metrics.Metrics
 }
 
 // DefaultBackoff spaces retries of a failed delivery.
@@ -133,8 +137,26 @@ func (d *Drafts) release(ctx context.Context, key string, c claimed, attempts in
 
 // Handle decides one ticket.created delivery. Bad input never blocks the
 // stream: it becomes ticket.draft_failed (invalid_input) when the ticket
-// and tenant can be read, a dead letter otherwise, and is acked.
+// and tenant can be read, a dead letter otherwise, and is acked. Each
+// decision is counted and timed in Metrics.
 func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
+	start := time.Now()
+	d.Metrics.InFlight(1)
+	defer d.Metrics.InFlight(-1)
+	var rep report
+	dec := d.handle(ctx, msg, &rep)
+	d.Metrics.Task(d.taskName(), rep.outcome, rep.code, time.Since(start))
+	return dec
+}
+
+// report is what Handle counts of a decision.
+type report struct {
+	outcome string // draft_ready, draft_failed, retry, duplicate, dead_letter or error
+	code    string
+}
+
+func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Decision {
+	rep.outcome = "error" // until a path says otherwise
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
@@ -150,19 +172,28 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 	in, decodeErr := decodeTicket(msg.Data())
 	attrs := []slog.Attr{slog.String("task", task), slog.String("prompt_version", d.Prompt.Version)}
 
+	if meta.NumDelivered > 1 {
+		d.Metrics.Redelivered(schemas.ConsumerDrafts)
+	}
 	if decodeErr != nil {
 		ticketID, tenantID, ok := schemas.Peek(msg.Data())
 		if !ok {
+			rep.outcome, rep.code = "dead_letter", string(pipeline.CodeInvalidInput)
+			d.Metrics.DeadLetter(schemas.ConsumerDrafts, safeDetail(decodeErr))
 			return d.deadLetter(ctx, msg, meta, decodeErr, attrs)
 		}
 		in.env.ID = lenientID(msg.Data(), meta)
 		in.ticket.TicketID, in.ticket.TenantID = ticketID, tenantID
+	} else if wait := time.Since(in.env.Time); !in.env.Time.IsZero() {
+		d.Metrics.QueueWait(task, wait)
+		attrs = append(attrs, slog.Int64("queue_ms", wait.Milliseconds()))
 	}
+	ctx, span := startTaskSpan(ctx, task, in.env, msg)
+	defer span.End()
+	in.trace = outputTraceparent(ctx, in.env.TraceParent)
 	attrs = append(attrs, slog.String("event_id", in.env.ID), slog.String("ticket_id", in.ticket.TicketID),
-		slog.String("tenant_id", in.ticket.TenantID))
-	if tp := in.env.TraceParent; tp != "" {
-		attrs = append(attrs, slog.String("trace_id", schemas.TraceID(tp)))
-	}
+		slog.String("tenant_id", in.ticket.TenantID), slog.String("source", in.env.Source),
+		slog.String("trace_id", schemas.TraceID(in.trace)))
 
 	key := TaskKey(task, d.Prompt.Version, "", in.env.ID)
 	c, done, err := d.claim(ctx, key, meta)
@@ -170,6 +201,7 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 	case err != nil:
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: err.Error(), Attrs: attrs}
 	case done != "":
+		rep.outcome = "duplicate"
 		return Decision{Action: Ack, Reason: "already finished as " + done, Attrs: attrs}
 	}
 
@@ -180,6 +212,9 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 		out = d.run(ctx, pipeline.Task{Name: task, EventID: in.env.ID, Ticket: in.ticket, Prompt: d.Prompt, Created: in.env.Time})
 	}
 	attrs = append(attrs, outcomeAttrs(out)...)
+	d.observe(task, out)
+	rep.code = string(out.Code)
+	span.SetAttributes(attribute.String("ghostwriter.outcome", outcomeName(out)), attribute.String("ghostwriter.error_code", string(out.Code)))
 
 	attempts := c.attempts + out.Attempts
 	retry := out.Retryable() && (d.MaxDeliver <= 0 || int(meta.NumDelivered) < d.MaxDeliver)
@@ -193,6 +228,8 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 	}
 	if retry {
 		d.release(ctx, key, c, attempts)
+		rep.outcome = "retry"
+		d.Metrics.Retry("redelivery", string(out.Code), 1)
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, out.RetryAfter), Reason: string(out.Code), Attrs: attrs}
 	}
 	result := pubs[len(pubs)-1]
@@ -202,7 +239,25 @@ func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 		// same Nats-Msg-Id, which the stream drops as a duplicate.
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "tasks bucket: " + err.Error(), Attrs: attrs}
 	}
+	rep.outcome = outcomeName(out)
 	return Decision{Action: Ack, Attrs: attrs, Warn: out.BudgetSoft}
+}
+
+// observe records an outcome's model calls and in-process retries.
+func (d *Drafts) observe(task string, out pipeline.Outcome) {
+	for i, c := range out.Calls {
+		d.Metrics.ModelCall(task, c.Model, c.Outcome, c.Latency, c.InputTokens, c.OutputTokens, c.CostMicroUSD)
+		if c.Outcome != "ok" && i < len(out.Calls)-1 {
+			d.Metrics.Retry("in_process", c.Outcome, 1)
+		}
+	}
+}
+
+func outcomeName(out pipeline.Outcome) string {
+	if out.Ready {
+		return "draft_ready"
+	}
+	return "draft_failed"
 }
 
 func (d *Drafts) taskName() string {
@@ -236,6 +291,8 @@ func (d *Drafts) delay(delivered uint64, retryAfter time.Duration) time.Duration
 type ticketIn struct {
 	env    schemas.Envelope
 	ticket schemas.TicketCreated
+	// trace is the traceparent every output carries.
+	trace string
 }
 
 func decodeTicket(raw []byte) (ticketIn, error) {
@@ -380,7 +437,7 @@ func (d *Drafts) event(typ, id, msgID string, in ticketIn, data any) outgoing {
 		panic(fmt.Sprintf("consumers: building %s: %v", typ, err)) // our own types: a bug
 	}
 	env.Subject = in.ticket.TicketID
-	env.TraceParent = schemas.ChildTraceparent(in.env.TraceParent)
+	env.TraceParent = in.trace
 	return outgoing{subject: typ, env: env, msgID: msgID, source: in.env.ID}
 }
 
@@ -427,18 +484,36 @@ func (d *Drafts) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstr
 
 // outcomeAttrs are the log fields of an outcome: never the draft.
 func outcomeAttrs(o pipeline.Outcome) []slog.Attr {
+	var modelTime time.Duration
+	for _, c := range o.Calls {
+		modelTime += c.Latency
+	}
 	attrs := []slog.Attr{
 		slog.String("route", o.Route), slog.String("route_reason", o.RouteReason),
 		slog.String("model", o.Model), slog.String("provider", o.Provider), slog.String("fallback", o.Fallback),
-		slog.Int64("latency_ms", o.Latency.Milliseconds()), slog.Int("attempts", o.Attempts), slog.Int("retries", o.Retries),
+		slog.Int64("latency_ms", o.Latency.Milliseconds()), slog.Int64("model_ms", modelTime.Milliseconds()),
+		slog.Int("attempts", o.Attempts), slog.Int("retries", o.Retries),
 		slog.Int("input_tokens", o.Usage.InputTokens), slog.Int("output_tokens", o.Usage.OutputTokens),
-		slog.Int64("cost_microusd", o.CostMicroUSD),
+		slog.Int64("cost_microusd", o.CostMicroUSD), slog.String("validation", validation(o)),
 	}
 	if o.BudgetSoft {
 		attrs = append(attrs, slog.Bool("budget_soft_limit", true))
 	}
 	if o.Ready {
-		return append(attrs, slog.String("outcome", "draft_ready"), slog.String("reason_label", o.Draft.Reason))
+		return append(attrs, slog.String("outcome", "draft_ready"), slog.String("reason_label", o.Draft.Reason),
+			slog.Bool("requires_review", o.Draft.RequiresReview))
 	}
 	return append(attrs, slog.String("outcome", "draft_failed"), slog.String("error_code", string(o.Code)))
+}
+
+// validation says what became of the model's answer: passed, failed (and
+// how), or not reached.
+func validation(o pipeline.Outcome) string {
+	switch {
+	case o.Ready:
+		return "passed"
+	case o.Code == pipeline.CodeInvalidOutput, o.Code == pipeline.CodeTruncatedOutput, o.Code == pipeline.CodeUnsafeContent:
+		return "failed:" + string(o.Code)
+	}
+	return "not_reached"
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -68,6 +69,28 @@ type Loop struct {
 	// context ends before their own context is canceled (default 30s).
 	Grace  time.Duration
 	Logger *slog.Logger
+
+	running   atomic.Bool
+	lastOK    atomic.Int64 // unix nanoseconds of the last message
+	lastError atomic.Int64 // unix nanoseconds of the last iterator error
+}
+
+// staleError is how long an iterator error (a missed heartbeat, a deleted
+// consumer) keeps the loop unhealthy unless a message arrives after it.
+const staleError = 15 * time.Second
+
+// Healthy reports nil while the loop runs and its consumer answers: no
+// iterator error in the last 15 seconds that a later message has not
+// cleared. Safe for concurrent use.
+func (l *Loop) Healthy() error {
+	if !l.running.Load() {
+		return errors.New("consumer loop not running")
+	}
+	errAt, okAt := l.lastError.Load(), l.lastOK.Load()
+	if errAt != 0 && errAt > okAt && time.Since(time.Unix(0, errAt)) < staleError {
+		return errors.New("consumer not answering (missed heartbeats or consumer gone)")
+	}
+	return nil
 }
 
 // Run consumes until ctx ends, then stops fetching, hands messages that
@@ -82,6 +105,8 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	stopIter := context.AfterFunc(ctx, iter.Drain)
 	defer stopIter()
+	l.running.Store(true)
+	defer l.running.Store(false)
 
 	// Handlers get a context that outlives ctx by Grace, so a shutdown
 	// lets in-flight work finish instead of wasting a paid model call.
@@ -114,6 +139,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			if err != nil {
 				// Heartbeat and connection errors are not fatal: the
 				// iterator recovers by itself (nats.go#1729).
+				l.lastError.Store(time.Now().UnixNano())
 				l.logger().Warn("consume", "err", err)
 				continue
 			}
@@ -123,6 +149,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		l.lastOK.Store(time.Now().UnixNano())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

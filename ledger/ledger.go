@@ -49,6 +49,21 @@ type BudgetStatus struct {
 	MonthReservedMicroUSD int64
 }
 
+// RemainingMicroUSD is what is left under the tightest hard limit, spent
+// and reserved money counted; ok is false when no hard limit is set.
+func (b BudgetStatus) RemainingMicroUSD() (remaining int64, ok bool) {
+	if b.DailyHardMicroUSD > 0 {
+		remaining, ok = b.DailyHardMicroUSD-b.DaySpentMicroUSD-b.DayReservedMicroUSD, true
+	}
+	if b.MonthlyHardMicroUSD > 0 {
+		m := b.MonthlyHardMicroUSD - b.MonthSpentMicroUSD - b.MonthReservedMicroUSD
+		if !ok || m < remaining {
+			remaining, ok = m, true
+		}
+	}
+	return remaining, ok
+}
+
 // SpendRow is the spend of one day (UTC), tenant, model, task and prompt
 // version.
 type SpendRow struct {

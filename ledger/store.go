@@ -53,6 +53,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // Close waits for connections in use and closes the pool.
 func (s *Store) Close() { s.pool.Close() }
 
+// Ping reports whether Postgres answers, for readiness checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ledger.ping: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) now() time.Time {
 	if s.Now != nil {
 		return s.Now()

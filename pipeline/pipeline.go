@@ -17,6 +17,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
@@ -214,9 +218,18 @@ func forbiddenControl(r rune) bool {
 // retries along the route's fallback chain → validate → price, and returns
 // its outcome. It never panics on task data and never puts ticket text in
 // Detail.
-func (p *Pipeline) Run(ctx context.Context, t Task) Outcome {
+func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
+	ctx, span := tracer.Start(ctx, "pipeline.run "+t.Name)
+	defer func() {
+		span.SetAttributes(attribute.String("ghostwriter.route", out.Route), attribute.String("ghostwriter.fallback", out.Fallback),
+			attribute.Int("ghostwriter.attempts", out.Attempts), attribute.String("ghostwriter.prompt_version", out.PromptVersion))
+		if !out.Ready {
+			span.SetStatus(codes.Error, string(out.Code))
+		}
+		span.End()
+	}()
 	start := p.now()
-	out := Outcome{PromptVersion: t.Prompt.Version, Fallback: schemas.FallbackNone}
+	out = Outcome{PromptVersion: t.Prompt.Version, Fallback: schemas.FallbackNone}
 	finish := func(err error) Outcome {
 		out.Code, out.Detail = CodeOf(err), detailOf(err)
 		var me *ModelError
@@ -528,9 +541,12 @@ func (p *Pipeline) callOnce(ctx context.Context, ep *Endpoint, req Request, out 
 		defer cancel()
 	}
 	est := EstimateTokens(req.Messages[0].Content) + EstimateTokens(req.Messages[len(req.Messages)-1].Content) + req.MaxTokens
+	ctx, span := tracer.Start(ctx, "chat "+ep.Name, trace.WithSpanKind(trace.SpanKindClient))
 	start := p.now()
 	resp, err := ep.complete(ctx, req, est)
 	latency := p.now().Sub(start)
+	span.SetAttributes(callSpanAttrs(ep, req, resp)...)
+	endSpan(span, err)
 	if errors.Is(err, ErrCircuitOpen) {
 		return resp, err // skipped, not a call
 	}

@@ -29,9 +29,10 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 	demoDir := c.flags.String("demo-dir", "testdata/tickets", "folder of ticket.created data files for --demo")
 	lc := c.logFlags()
 	wc := c.workerFlags()
+	obs := c.observerFlags()
 	topo := c.topologyFlags()
 	databaseURL := c.databaseFlag()
-	d, err := c.parseDrafter(args, env, lc, wc)
+	d, err := c.parseDrafter(args, env, lc, wc, obs)
 	if err != nil {
 		return err
 	}

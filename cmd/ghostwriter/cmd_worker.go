@@ -11,8 +11,9 @@ func runWorker(ctx context.Context, args []string, env *environ) error {
 	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
 	lc := c.logFlags()
 	wc := c.workerFlags()
+	obs := c.observerFlags()
 	databaseURL := c.databaseFlag()
-	d, err := c.parseDrafter(args, env, lc, wc)
+	d, err := c.parseDrafter(args, env, lc, wc, obs)
 	if err != nil {
 		return err
 	}

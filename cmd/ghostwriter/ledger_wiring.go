@@ -77,7 +77,8 @@ func (d *drafter) withLedger(ctx context.Context, js jetstream.JetStream, databa
 			store.Close()
 			return nil, err
 		}
-		d.pipe.Budget = store
+		d.pipe.Budget, d.ping = store, store.Ping
+		d.obs.watchBudgets(sortedKeys(d.money.budgets), store)
 		d.also = append(d.also, (&consumers.Ledger{JS: js, Consumer: cons, Store: store,
 			Logger: d.log.With("consumer", schemas.ConsumerLedger)}).Run)
 		d.log.Info("ledger: Postgres", "budgets", len(d.money.budgets))
@@ -97,6 +98,7 @@ func (d *drafter) withLedger(ctx context.Context, js jetstream.JetStream, databa
 		return nil, fmt.Errorf("in-memory ledger consumer: %w", err)
 	}
 	d.pipe.Budget = mem
+	d.obs.watchBudgets(sortedKeys(d.money.budgets), mem)
 	d.also = append(d.also, (&consumers.Ledger{JS: js, Consumer: cons, Store: mem,
 		Logger: d.log.With("consumer", "in-memory-ledger")}).Run)
 	d.log.Info("ledger: in memory (set --database-url or GHOSTWRITER_DATABASE_URL for Postgres)", "budgets", len(d.money.budgets))
@@ -123,6 +125,7 @@ func (d *drafter) withBudgetStore(ctx context.Context, databaseURL string) (func
 	if err != nil {
 		return nil, err
 	}
-	d.pipe.Budget = store
+	d.pipe.Budget, d.ping = store, store.Ping
+	d.obs.watchBudgets(sortedKeys(d.money.budgets), store)
 	return store.Close, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ghostwriter-ai/ghostwriter/metrics"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/openai"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/rules"
@@ -75,7 +76,7 @@ func (wc *workerConfig) modelsConfig(configPath string, prompt *prompts.Prompt) 
 
 // buildPipeline turns the models configuration into a pipeline, and
 // describes its routes for the start-up log line.
-func (wc *workerConfig) buildPipeline(configPath string, getenv func(string) string, prompt *prompts.Prompt, log *slog.Logger) (*pipeline.Pipeline, string, error) {
+func (wc *workerConfig) buildPipeline(configPath string, getenv func(string) string, prompt *prompts.Prompt, log *slog.Logger, m *metrics.Metrics) (*pipeline.Pipeline, string, error) {
 	if wc.openAIAPIKeyFile != "" {
 		raw, err := os.ReadFile(wc.openAIAPIKeyFile)
 		if err != nil {
@@ -103,6 +104,7 @@ func (wc *workerConfig) buildPipeline(configPath string, getenv func(string) str
 	}
 	onBreaker := func(provider string, from, to pipeline.BreakerState) {
 		log.Warn("circuit breaker", "provider", provider, "from", from.String(), "to", to.String())
+		m.CircuitState(provider, int(to)) // gobreaker: 0 closed, 1 half-open, 2 open
 	}
 	endpoints, routes, err := mc.Build(factory, onBreaker)
 	if err != nil {

@@ -29,7 +29,7 @@ func TestExampleConfigBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The azure key file does not exist here: Build must say so.
-	if _, _, err := wc.buildPipeline(c.configPath, func(k string) string { return env[k] }, prompt, slog.New(slog.DiscardHandler)); err == nil {
+	if _, _, err := wc.buildPipeline(c.configPath, func(k string) string { return env[k] }, prompt, slog.New(slog.DiscardHandler), nil); err == nil {
 		t.Fatal("a missing api_key_file was not reported")
 	}
 	mc, err := wc.modelsConfig(c.configPath, prompt)

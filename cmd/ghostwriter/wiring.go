@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
+	"github.com/ghostwriter-ai/ghostwriter/metrics"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
@@ -143,15 +144,20 @@ type drafter struct {
 	cache       bool
 	money       money
 	// also run beside the worker and stop with it (the in-process ledger).
-	also []func(context.Context) error
+	also   []func(context.Context) error
+	obs    *observer
+	getenv func(string) string
+	// ping checks the ledger's database for readiness, when there is one.
+	ping func(ctx context.Context) error
 }
 
 // parseDrafter parses the flags of run or worker, which take no
 // arguments, and builds what they share.
-func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *workerConfig) (*drafter, error) {
+func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *workerConfig, obs *observer) (*drafter, error) {
 	if err := c.parse(args, env.getenv); err != nil {
 		return nil, err
 	}
+	obs.init(c)
 	if c.flags.NArg() > 0 {
 		return nil, usagef("%s takes no arguments, got %q", c.name, c.flags.Args())
 	}
@@ -166,7 +172,7 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 	if err != nil {
 		return nil, err
 	}
-	pipe, model, err := wc.buildPipeline(c.configPath, env.getenv, prompt, log)
+	pipe, model, err := wc.buildPipeline(c.configPath, env.getenv, prompt, log, obs.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +181,7 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 		return nil, usageError{err}
 	}
 	pipe.Prices, pipe.Logger = m.prices, log
-	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency, cache: wc.cache, money: m}, nil
+	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency, cache: wc.cache, money: m, obs: obs, getenv: env.getenv}, nil
 }
 
 // run drafts until ctx ends, then drains the connection so in-flight
@@ -188,7 +194,31 @@ func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 		}
 		d.pipe.Cache = consumers.KVCache{KV: kv}
 	}
-	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Concurrency: d.concurrency, Logger: d.log}
+	stopTracing, err := setupTracing(ctx, d.getenv)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Concurrency: d.concurrency, Logger: d.log, Metrics: d.obs.metrics}
+	metrics.WatchConsumer(d.obs.reg, schemas.ConsumerDrafts, consumers.ConsumerState(js, schemas.StreamTickets, schemas.ConsumerDrafts))
+	stopServing, err := d.obs.serve(func(ctx context.Context) error {
+		if !nc.IsConnected() {
+			return errors.New("NATS not connected")
+		}
+		if err := w.Ready(); err != nil {
+			return err
+		}
+		if d.ping != nil {
+			if err := d.ping(ctx); err != nil {
+				return errors.New("ledger database unreachable")
+			}
+		}
+		return nil
+	}, d.log)
+	if err != nil {
+		return err
+	}
+	defer stopServing()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -199,7 +229,7 @@ func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	errs[0] = w.Run(ctx)
 	cancel()
 	wg.Wait()
-	err := errors.Join(errs...)
+	err = errors.Join(errs...)
 	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 		d.log.Warn("nats drain", "err", derr)
 	}
