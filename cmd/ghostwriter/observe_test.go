@@ -111,6 +111,16 @@ func TestWorkerMetricsReadinessAndLogs(t *testing.T) {
 		}
 	}
 
+	// The live view reads the same endpoint.
+	var view syncBuffer
+	if err := run(ctx, []string{"top", "--metrics-url", base + "/metrics", "--once", "--interval", "100ms"}, noEnv,
+		strings.NewReader(""), &view, &syncBuffer{}); err != nil {
+		t.Fatalf("top: %v", err)
+	}
+	if !strings.Contains(view.String(), "throughput") || !strings.Contains(view.String(), "ghostwriter-drafts") {
+		t.Errorf("top printed:\n%s", view.String())
+	}
+
 	// NATS goes away: readiness turns false within seconds...
 	srv.Shutdown()
 	srv.WaitForShutdown()

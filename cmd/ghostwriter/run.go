@@ -30,6 +30,7 @@ var subcommands = map[string]subcommand{
 	"ledger":  {"write ai.cost events into the Postgres ledger", runLedger},
 	"migrate": {"apply the ledger's Postgres migrations", runMigrate},
 	"costs":   {"print spend by day, tenant, model, task and prompt version", runCosts},
+	"top":     {"a live terminal view of a running ghostwriter", runTop},
 }
 
 // run is main without the process: it parses args, runs one subcommand and
