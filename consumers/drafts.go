@@ -36,6 +36,8 @@ type Drafts struct {
 	Tasks    jetstream.KeyValue
 	Pipeline *pipeline.Pipeline
 	Prompt   *prompts.Prompt
+	// Prompts, when set, holds the other versions a replay may ask for.
+	Prompts *prompts.Set
 	// Task names the AI task; default "support_draft".
 	Task string
 	// MaxDeliver must match the consumer's: on the last delivery a
@@ -170,7 +172,17 @@ func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Dec
 	}
 	task := d.taskName()
 	in, decodeErr := decodeTicket(msg.Data())
-	attrs := []slog.Attr{slog.String("task", task), slog.String("prompt_version", d.Prompt.Version)}
+	in.replay = replayOf(msg.Headers())
+	prompt, err := d.promptFor(task, in.replay)
+	if err != nil {
+		// A replay asked for a version this worker does not have: it
+		// stays in the work queue for a worker that does.
+		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: err.Error()}
+	}
+	attrs := []slog.Attr{slog.String("task", task), slog.String("prompt_version", prompt.Version)}
+	if in.replay.ID != "" {
+		attrs = append(attrs, slog.String("replay_id", in.replay.ID), slog.Bool("shadow", in.replay.Shadow))
+	}
 
 	if meta.NumDelivered > 1 {
 		d.Metrics.Redelivered(schemas.ConsumerDrafts)
@@ -195,7 +207,7 @@ func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Dec
 		slog.String("tenant_id", in.ticket.TenantID), slog.String("source", in.env.Source),
 		slog.String("trace_id", schemas.TraceID(in.trace)))
 
-	key := TaskKey(task, d.Prompt.Version, "", in.env.ID)
+	key := TaskKey(task, prompt.Version, in.replay.ID, in.env.ID)
 	c, done, err := d.claim(ctx, key, meta)
 	switch {
 	case err != nil:
@@ -207,9 +219,14 @@ func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Dec
 
 	var out pipeline.Outcome
 	if decodeErr != nil {
-		out = pipeline.Outcome{Code: pipeline.CodeInvalidInput, Detail: safeDetail(decodeErr), PromptVersion: d.Prompt.Version}
+		out = pipeline.Outcome{Code: pipeline.CodeInvalidInput, Detail: safeDetail(decodeErr), PromptVersion: prompt.Version}
 	} else {
-		out = d.run(ctx, pipeline.Task{Name: task, EventID: in.env.ID, Ticket: in.ticket, Prompt: d.Prompt, Created: in.env.Time})
+		created := in.env.Time
+		if in.replay.ID != "" {
+			created = time.Time{} // a replay reprocesses old tickets on purpose
+		}
+		out = d.run(ctx, pipeline.Task{Name: task, EventID: in.env.ID, Ticket: in.ticket, Prompt: prompt,
+			Created: created, ReplayID: in.replay.ID})
 	}
 	attrs = append(attrs, outcomeAttrs(out)...)
 	d.observe(task, out)
@@ -292,7 +309,35 @@ type ticketIn struct {
 	env    schemas.Envelope
 	ticket schemas.TicketCreated
 	// trace is the traceparent every output carries.
-	trace string
+	trace  string
+	replay replayInfo
+}
+
+// replayInfo is what a replayed event's headers ask for.
+type replayInfo struct {
+	ID            string
+	PromptVersion string
+	Shadow        bool
+}
+
+func replayOf(h nats.Header) replayInfo {
+	return replayInfo{
+		ID:            h.Get(schemas.HeaderReplayID),
+		PromptVersion: h.Get(schemas.HeaderReplayPromptVersion),
+		Shadow:        h.Get(schemas.HeaderReplayShadow) == "true",
+	}
+}
+
+// promptFor is the prompt a delivery runs with: a replay's version when it
+// names one, the worker's own otherwise.
+func (d *Drafts) promptFor(task string, r replayInfo) (*prompts.Prompt, error) {
+	if r.PromptVersion == "" || r.PromptVersion == d.Prompt.Version {
+		return d.Prompt, nil
+	}
+	if d.Prompts == nil {
+		return nil, fmt.Errorf("replay %s wants prompt %s/%s; this worker has only %s", r.ID, task, r.PromptVersion, d.Prompt.Version)
+	}
+	return d.Prompts.Get(task, r.PromptVersion)
 }
 
 func decodeTicket(raw []byte) (ticketIn, error) {
@@ -385,6 +430,7 @@ type outgoing struct {
 	env     schemas.Envelope
 	msgID   string
 	source  string // the source event id, as a header
+	replay  string // the replay id, as a header
 }
 
 // resultEvent builds the terminal event; attempts counts the model calls
@@ -400,7 +446,7 @@ func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome
 			Draft: out.Draft.Text, Confidence: out.Draft.Confidence, Reason: out.Draft.Reason,
 			RequiresReview: out.Draft.RequiresReview, Model: out.Model, Provider: out.Provider,
 			Route: out.Route, PromptVersion: out.PromptVersion, Usage: out.Usage, CostMicroUSD: out.CostMicroUSD,
-			LatencyMS: latency, Attempts: attempts, Fallback: out.Fallback,
+			LatencyMS: latency, Attempts: attempts, Fallback: out.Fallback, ReplayID: in.replay.ID,
 		}
 	} else {
 		typ = schemas.TypeDraftFailed
@@ -408,6 +454,7 @@ func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome
 			TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID, Task: task,
 			ErrorCode: string(out.Code), ErrorDetail: out.Detail, Retryable: out.Code.Retryable(),
 			Model: out.Model, Route: out.Route, PromptVersion: out.PromptVersion, Attempts: attempts, LatencyMS: latency,
+			ReplayID: in.replay.ID,
 		}
 	}
 	id := resultID(key)
@@ -438,7 +485,11 @@ func (d *Drafts) event(typ, id, msgID string, in ticketIn, data any) outgoing {
 	}
 	env.Subject = in.ticket.TicketID
 	env.TraceParent = in.trace
-	return outgoing{subject: typ, env: env, msgID: msgID, source: in.env.ID}
+	subject := typ
+	if in.replay.Shadow && typ != schemas.TypeCost {
+		subject = schemas.SubjectShadowPrefix + typ // never to the product
+	}
+	return outgoing{subject: subject, env: env, msgID: msgID, source: in.env.ID, replay: in.replay.ID}
 }
 
 // publishAll publishes every event and waits for all PubAcks.
@@ -453,6 +504,9 @@ func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) er
 		m.Data = body
 		m.Header.Set(schemas.HeaderTraceparent, p.env.TraceParent)
 		m.Header.Set(schemas.HeaderSourceEventID, p.source)
+		if p.replay != "" {
+			m.Header.Set(schemas.HeaderReplayID, p.replay)
+		}
 		f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(p.msgID))
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", p.subject, err)

@@ -2,7 +2,6 @@ package consumers_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -39,6 +38,8 @@ type harness struct {
 	js   jetstream.JetStream
 	topo consumers.Topology
 	ctx  context.Context
+	// prompts, when set, replaces the embedded prompts for the workers.
+	prompts *prompts.Set
 }
 
 func newHarness(t *testing.T) *harness {
@@ -133,16 +134,18 @@ func (h *harness) startPipeline(nc *nats.Conn, pipe *pipeline.Pipeline, concurre
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	set, err := prompts.Load(prompts.Embedded)
-	if err != nil {
-		h.t.Fatal(err)
+	set := h.prompts
+	if set == nil {
+		if set, err = prompts.Load(prompts.Embedded); err != nil {
+			h.t.Fatal(err)
+		}
 	}
 	p, err := set.Get("support_draft", "v1")
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	w := &consumers.Worker{
-		JS: js, Prompt: p, Concurrency: concurrency, Pipeline: pipe,
+		JS: js, Prompt: p, Prompts: set, Concurrency: concurrency, Pipeline: pipe,
 		Backoff: []time.Duration{50 * time.Millisecond},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -185,33 +188,31 @@ func (h *harness) publishRaw(subject string, raw []byte) {
 // strictly, which proves it validates against its schema file.
 func (h *harness) events(stream, subject string) []schemas.Envelope {
 	h.t.Helper()
-	s, err := h.js.Stream(h.ctx, stream)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	info, err := s.Info(h.ctx)
+	cons, err := h.js.OrderedConsumer(h.ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	var out []schemas.Envelope
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(h.ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
+	for {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(200*time.Millisecond))
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		if m.Subject != subject {
-			continue
+		n, caughtUp := 0, false
+		for m := range batch.Messages() {
+			n++
+			meta, _ := m.Metadata()
+			caughtUp = meta != nil && meta.NumPending == 0
+			env, err := schemas.Decode(m.Data())
+			if err != nil {
+				h.t.Fatalf("%s seq %d does not validate against its schema: %v", subject, meta.Sequence.Stream, err)
+			}
+			out = append(out, env)
 		}
-		env, err := schemas.Decode(m.Data)
-		if err != nil {
-			h.t.Fatalf("%s seq %d does not validate against its schema: %v", subject, seq, err)
+		if n == 0 || caughtUp {
+			return out
 		}
-		out = append(out, env)
 	}
-	return out
 }
 
 // terminal returns the draft_ready and draft_failed events by source event id.

@@ -124,6 +124,18 @@ func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		return fmt.Errorf("consumers.apply %s: %w", schemas.ConsumerDrafts, err)
 	}
 
+	if _, err := js.CreateOrUpdateConsumer(ctx, schemas.StreamReplay, jetstream.ConsumerConfig{
+		Durable:       schemas.ConsumerReplay,
+		Description:   "ghostwriter workers reprocessing what replays select.",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       t.Drafts.AckWait,
+		MaxDeliver:    t.Drafts.MaxDeliver,
+		MaxAckPending: t.Drafts.MaxAckPending,
+	}); err != nil {
+		return fmt.Errorf("consumers.apply %s: %w", schemas.ConsumerReplay, err)
+	}
+
 	if _, err := js.CreateOrUpdateConsumer(ctx, schemas.StreamCosts, jetstream.ConsumerConfig{
 		Durable:       schemas.ConsumerLedger,
 		Description:   "ghostwriter ledger writing ai.cost events into Postgres.",
@@ -139,6 +151,7 @@ func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	for _, kv := range []jetstream.KeyValueConfig{
 		{Bucket: schemas.BucketTasks, Description: "Terminal status per task, prompt version and source event.", TTL: t.TasksTTL},
 		{Bucket: schemas.BucketCache, Description: "Cached drafts by prompt version, model and input.", TTL: t.CacheTTL},
+		{Bucket: schemas.BucketReplays, Description: "Each replay's selection and progress.", TTL: t.TasksTTL},
 	} {
 		kv.History, kv.Storage, kv.Replicas = 1, jetstream.FileStorage, t.Replicas
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kv); err != nil {

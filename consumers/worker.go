@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,12 @@ type Worker struct {
 	Logger  *slog.Logger
 	// Metrics, when set, counts and times every decision.
 	Metrics *metrics.Metrics
+	// Prompts holds the prompt versions a replay may ask for.
+	Prompts *prompts.Set
+	// ReplayShare is the share of Concurrency given to replays (default
+	// 0.25, at least one at a time), so a large replay never starves live
+	// tickets.
+	ReplayShare float64
 
 	loop atomic.Pointer[Loop]
 }
@@ -58,32 +65,61 @@ func ConsumerState(js jetstream.JetStream, stream, consumer string) func(ctx con
 	}
 }
 
-// Run consumes ticket.created until ctx ends; see Loop.Run for shutdown.
-// The streams, consumer and bucket must exist (Apply).
+// Run consumes ticket.created, and what replays feed, until ctx ends;
+// see Loop.Run for shutdown. Live tickets come first: replays get their
+// own, smaller share of the concurrency. The streams, consumers and bucket
+// must exist (Apply).
 func (w *Worker) Run(ctx context.Context) error {
-	cons, err := w.JS.Consumer(ctx, schemas.StreamTickets, schemas.ConsumerDrafts)
+	live, err := w.loopFor(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, w.Concurrency)
 	if err != nil {
-		return fmt.Errorf("consumers.worker: consumer %s: %w", schemas.ConsumerDrafts, err)
+		return err
+	}
+	replay, err := w.loopFor(ctx, schemas.StreamReplay, schemas.ConsumerReplay, w.replayConcurrency())
+	if err != nil {
+		return err
+	}
+	w.loop.Store(live)
+	var wg sync.WaitGroup
+	var replayErr error
+	wg.Go(func() { replayErr = replay.Run(ctx) })
+	err = live.Run(ctx)
+	wg.Wait()
+	return errors.Join(err, replayErr)
+}
+
+// replayConcurrency is the replay loop's share: ReplayShare of the live
+// concurrency (default a quarter), at least one.
+func (w *Worker) replayConcurrency() int {
+	share := w.ReplayShare
+	if share <= 0 {
+		share = 0.25
+	}
+	return max(1, int(float64(max(w.Concurrency, 1))*share))
+}
+
+// loopFor wires a drafts handler to one durable consumer. Delivery
+// settings come from the consumer itself, so workers and the server
+// cannot disagree about them.
+func (w *Worker) loopFor(ctx context.Context, stream, consumer string, concurrency int) (*Loop, error) {
+	cons, err := w.JS.Consumer(ctx, stream, consumer)
+	if err != nil {
+		return nil, fmt.Errorf("consumers.worker: consumer %s: %w", consumer, err)
 	}
 	tasks, err := w.JS.KeyValue(ctx, schemas.BucketTasks)
 	if err != nil {
-		return fmt.Errorf("consumers.worker: bucket %s: %w", schemas.BucketTasks, err)
+		return nil, fmt.Errorf("consumers.worker: bucket %s: %w", schemas.BucketTasks, err)
 	}
-	// Delivery settings come from the consumer itself, so workers and
-	// the server cannot disagree about them.
 	cfg := cons.CachedInfo().Config
-	log := logger(w.Logger).With("consumer", schemas.ConsumerDrafts)
+	log := logger(w.Logger).With("consumer", consumer)
 	drafts := &Drafts{
-		JS: w.JS, Tasks: tasks, Pipeline: w.Pipeline, Prompt: w.Prompt,
+		JS: w.JS, Tasks: tasks, Pipeline: w.Pipeline, Prompt: w.Prompt, Prompts: w.Prompts,
 		MaxDeliver: cfg.MaxDeliver, Backoff: w.Backoff, Logger: log, Metrics: w.Metrics,
 	}
-	loop := &Loop{
+	return &Loop{
 		Consumer:        cons,
 		Handler:         drafts.Handle,
-		Concurrency:     w.Concurrency,
+		Concurrency:     concurrency,
 		InProgressEvery: cfg.AckWait / 4,
 		Logger:          log,
-	}
-	w.loop.Store(loop)
-	return loop.Run(ctx)
+	}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ghostwriter-ai/ghostwriter/prompts"
 )
 
 // ErrBudgetExceeded is returned by Budget.Reserve when a call would cross
@@ -100,4 +102,26 @@ func (p *Pipeline) estimate(req Request) int64 {
 		most = max(most, price.Cost(input, 0, output))
 	}
 	return most
+}
+
+// Estimate is what running t would cost at most on the first model of its
+// route: its rendered prompt at four characters a token plus every output
+// token the prompt allows, priced as the budget guard prices it. The rules
+// model costs nothing. Replays use it to stay under their cost cap.
+func (p *Pipeline) Estimate(t Task) int64 {
+	ticket := t.Ticket
+	ticket.Subject, ticket.Body = Clean(ticket.Subject), Clean(ticket.Body)
+	_, chain, err := p.pick(ticket, EstimateTokens(ticket.Subject+"\n"+ticket.Body), t.Prompt)
+	if err != nil || chain[0].Offline {
+		return 0
+	}
+	rendered, err := t.Prompt.Render(prompts.Input{Ticket: ticket})
+	if err != nil {
+		return 0
+	}
+	return p.estimate(Request{
+		Model:     chain[0].Name,
+		Messages:  []Message{{Role: "system", Content: rendered.System}, {Role: "user", Content: rendered.User}},
+		MaxTokens: t.Prompt.Model.MaxTokens,
+	})
 }

@@ -28,13 +28,24 @@ const (
 	SubjectsDLQ     = "ghostwriter.dlq.>"
 	SubjectsShadow  = "ghostwriter.shadow.>"
 
+	// SubjectReplayPrefix is followed by the replay id and the original
+	// subject: ghostwriter.replay.<id>.ticket.created.
+	SubjectReplayPrefix = "ghostwriter.replay."
+	// SubjectShadowPrefix is followed by the result's type: a shadow
+	// replay's results never reach the product's subjects.
+	SubjectShadowPrefix = "ghostwriter.shadow."
+
 	// SubjectDLQPrefix is followed by the original subject of a dead letter.
 	SubjectDLQPrefix = "ghostwriter.dlq."
 
 	ConsumerDrafts = "ghostwriter-drafts"
+	// ConsumerReplay feeds the workers what a replay selected.
+	ConsumerReplay = "ghostwriter-replay"
 	ConsumerLedger = "ghostwriter-ledger"
 
 	BucketTasks = "ghostwriter_tasks"
+	// BucketReplays holds each replay's spec and progress.
+	BucketReplays = "ghostwriter_replays"
 	// BucketCache holds cached drafts when the response cache is on.
 	BucketCache = "ghostwriter_cache"
 )
@@ -53,6 +64,11 @@ const (
 	HeaderSourceStream  = "Ghostwriter-Source-Stream"
 	HeaderSourceSeq     = "Ghostwriter-Source-Seq"
 	HeaderSourceSubject = "Ghostwriter-Source-Subject"
+	// HeaderReplayID, HeaderReplayPromptVersion and HeaderReplayShadow
+	// travel on replayed events and their results.
+	HeaderReplayID            = "Ghostwriter-Replay-Id"
+	HeaderReplayPromptVersion = "Ghostwriter-Replay-Prompt-Version"
+	HeaderReplayShadow        = "Ghostwriter-Replay-Shadow"
 	// HeaderSourceEventID names the input event an output answers.
 	HeaderSourceEventID = "Ghostwriter-Source-Event-Id"
 )

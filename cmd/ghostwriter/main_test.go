@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/ghostwriter-ai/ghostwriter/internal/fakeai"
+	"github.com/ghostwriter-ai/ghostwriter/internal/poll"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
@@ -139,6 +140,27 @@ func TestRunEndToEndThroughOpenAIAPI(t *testing.T) {
 	if calls := ai.Calls(); calls != 2 {
 		t.Errorf("fake OpenAI server saw %d calls, want 2", calls)
 	}
+
+	// An operator replays both tickets in shadow and compares.
+	var dry syncBuffer
+	if err := run(ctx, []string{"replay", "--nats-url", url, "--dry-run"}, noEnv, strings.NewReader(""), &dry, &syncBuffer{}); err != nil ||
+		!strings.Contains(dry.String(), "2 events selected") {
+		t.Fatalf("replay --dry-run: %v\n%s", err, dry.String())
+	}
+	if err := run(ctx, []string{"replay", "--nats-url", url, "--shadow", "--id", "e2e"}, noEnv, strings.NewReader(""), &syncBuffer{}, &syncBuffer{}); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	var diff syncBuffer
+	defer func() {
+		if t.Failed() {
+			t.Logf("diff:\n%s\nlogs:\n%s", diff.String(), stderr.String())
+		}
+	}()
+	poll.Until(t, 10*time.Second, "the replay diff", func() bool {
+		diff = syncBuffer{}
+		return run(ctx, []string{"replay", "diff", "e2e", "--nats-url", url}, noEnv, strings.NewReader(""), &diff, &syncBuffer{}) == nil &&
+			strings.Contains(diff.String(), "2 tickets")
+	})
 	reqs := ai.Requests()
 	if len(reqs) == 0 || reqs[0].ResponseFormat == nil || !strings.Contains(reqs[0].Messages[1].Content, "<ticket_data>") {
 		t.Errorf("request lacks structured output or delimited ticket: %+v", reqs)

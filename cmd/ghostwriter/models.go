@@ -19,7 +19,9 @@ import (
 // OPENAI_API_KEY describe when the config file has no models section.
 const flagProvider = "openai"
 
-func (wc *workerConfig) loadPrompt() (*prompts.Prompt, error) {
+// loadPrompt returns the support_draft prompt the workers run, and every
+// prompt loaded, for replays that ask for another version.
+func (wc *workerConfig) loadPrompt() (*prompts.Prompt, *prompts.Set, error) {
 	var set *prompts.Set
 	var err error
 	if wc.promptsDir != "" {
@@ -28,13 +30,13 @@ func (wc *workerConfig) loadPrompt() (*prompts.Prompt, error) {
 		set, err = prompts.Load(prompts.Embedded)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	prompt, err := set.Get("support_draft", wc.promptVersion)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, nil, usageError{err}
 	}
-	return prompt, nil
+	return prompt, set, nil
 }
 
 // modelsConfig is the models section of the config file when it has one;

@@ -72,6 +72,7 @@ type workerConfig struct {
 	maxBodyBytes     int
 	allowedLinks     string
 	failUnknownLinks bool
+	replayShare      float64
 }
 
 func (c *command) workerFlags() *workerConfig {
@@ -83,6 +84,7 @@ func (c *command) workerFlags() *workerConfig {
 	f.StringVar(&wc.model, "model", "", "model name; default: the prompt's own choice")
 	f.DurationVar(&wc.modelTimeout, "model-timeout", 30*time.Second, "timeout of one model call")
 	f.IntVar(&wc.concurrency, "concurrency", 8, "tickets handled at once by this process")
+	f.Float64Var(&wc.replayShare, "replay-share", 0.25, "share of --concurrency given to replays (at least one), so live tickets come first")
 	f.StringVar(&wc.promptVersion, "prompt-version", "", "support_draft prompt version; default: the latest")
 	f.StringVar(&wc.promptsDir, "prompts-dir", "", "load prompts from this folder instead of the built-in copy")
 	f.DurationVar(&wc.maxAge, "max-age", pipeline.DefaultMaxAge, "fail tickets picked up later than this after their time as expired (negative: no limit)")
@@ -139,8 +141,10 @@ type drafter struct {
 	log         *slog.Logger
 	pipe        *pipeline.Pipeline
 	prompt      *prompts.Prompt
+	prompts     *prompts.Set
 	model       string // a description for the start-up line
 	concurrency int
+	replayShare float64
 	cache       bool
 	money       money
 	// also run beside the worker and stop with it (the in-process ledger).
@@ -168,7 +172,7 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 	if err != nil {
 		return nil, err
 	}
-	prompt, err := wc.loadPrompt()
+	prompt, set, err := wc.loadPrompt()
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +185,7 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 		return nil, usageError{err}
 	}
 	pipe.Prices, pipe.Logger = m.prices, log
-	return &drafter{log: log, pipe: pipe, prompt: prompt, model: model, concurrency: wc.concurrency, cache: wc.cache, money: m, obs: obs, getenv: env.getenv}, nil
+	return &drafter{log: log, pipe: pipe, prompt: prompt, prompts: set, model: model, concurrency: wc.concurrency, replayShare: wc.replayShare, cache: wc.cache, money: m, obs: obs, getenv: env.getenv}, nil
 }
 
 // run drafts until ctx ends, then drains the connection so in-flight
@@ -199,7 +203,8 @@ func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 		return err
 	}
 	defer stopTracing()
-	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Concurrency: d.concurrency, Logger: d.log, Metrics: d.obs.metrics}
+	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Prompts: d.prompts, Concurrency: d.concurrency,
+		ReplayShare: d.replayShare, Logger: d.log, Metrics: d.obs.metrics}
 	metrics.WatchConsumer(d.obs.reg, schemas.ConsumerDrafts, consumers.ConsumerState(js, schemas.StreamTickets, schemas.ConsumerDrafts))
 	stopServing, err := d.obs.serve(func(ctx context.Context) error {
 		if !nc.IsConnected() {
