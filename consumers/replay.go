@@ -43,6 +43,12 @@ type ReplaySpec struct {
 	// MaxCostMicroUSD stops the replay before its estimated cost crosses
 	// it; zero means no cap.
 	MaxCostMicroUSD int64 `json:"max_cost_microusd,omitempty"`
+
+	// Reconcile selects events with no live result at all and feeds them
+	// as live work: no replay id, so a worker that already finished one
+	// acks it without a second call, and a stale one ends as expired.
+	// It is the backstop for anything the broker or a bug lost.
+	Reconcile bool `json:"reconcile,omitempty"`
 }
 
 // Replay statuses.
@@ -146,12 +152,20 @@ func (r *Replayer) Resume(ctx context.Context, id string) (ReplayState, error) {
 // run feeds from just after st.LastSeq (or the spec's start).
 func (r *Replayer) run(ctx context.Context, kv jetstream.KeyValue, rev uint64, st ReplayState, dryRun bool) (ReplayState, error) {
 	spec := st.Spec
-	var failed map[string]bool
-	if spec.FailedOnly {
-		var err error
-		if failed, err = failedSources(ctx, r.JS, spec); err != nil {
+	admit := func(string) bool { return true }
+	switch {
+	case spec.Reconcile:
+		answered, err := answeredSources(ctx, r.JS, spec)
+		if err != nil {
 			return st, err
 		}
+		admit = func(id string) bool { return !answered[id] }
+	case spec.FailedOnly:
+		failed, err := failedSources(ctx, r.JS, spec)
+		if err != nil {
+			return st, err
+		}
+		admit = func(id string) bool { return failed[id] }
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{spec.Subject}}
 	switch {
@@ -209,7 +223,7 @@ func (r *Replayer) run(ctx context.Context, kv jetstream.KeyValue, rev uint64, s
 				err := save(ReplayDone)
 				return r.stopped(st, err)
 			}
-			env, selected := r.selects(spec, msg.Data(), failed)
+			env, selected := r.selects(spec, msg.Data(), admit)
 			if selected && spec.MaxCostMicroUSD > 0 && r.Estimate != nil {
 				var tc schemas.TicketCreated
 				_ = env.DecodeData(&tc)
@@ -275,8 +289,9 @@ func (r *Replayer) stopped(st ReplayState, err error) (ReplayState, error) {
 	return st, err
 }
 
-// selects decodes a source event and applies the spec's filters.
-func (r *Replayer) selects(spec ReplaySpec, raw []byte, failed map[string]bool) (schemas.Envelope, bool) {
+// selects decodes a source event and applies the spec's filters; admit
+// decides by event id (failed-only, reconcile).
+func (r *Replayer) selects(spec ReplaySpec, raw []byte, admit func(id string) bool) (schemas.Envelope, bool) {
 	env, err := schemas.Decode(raw)
 	if err != nil || env.Type != schemas.TypeTicketCreated {
 		return env, false // bad input was answered already; replaying it changes nothing
@@ -289,7 +304,8 @@ func (r *Replayer) selects(spec ReplaySpec, raw []byte, failed map[string]bool) 
 	case len(spec.Tenants) > 0 && !slices.Contains(spec.Tenants, tc.TenantID),
 		len(spec.Tickets) > 0 && !slices.Contains(spec.Tickets, tc.TicketID),
 		!spec.Since.IsZero() && env.Time.Before(spec.Since),
-		failed != nil && !failed[env.ID]:
+		!spec.Until.IsZero() && env.Time.After(spec.Until),
+		!admit(env.ID):
 		return env, false
 	}
 	return env, true
@@ -300,7 +316,9 @@ func (r *Replayer) selects(spec ReplaySpec, raw []byte, failed map[string]bool) 
 func (r *Replayer) feed(ctx context.Context, spec ReplaySpec, seq uint64, src jetstream.Msg) error {
 	m := nats.NewMsg(schemas.SubjectReplayPrefix + spec.ID + "." + spec.Subject)
 	m.Data = src.Data()
-	m.Header.Set(schemas.HeaderReplayID, spec.ID)
+	if !spec.Reconcile { // reconciled work is live work
+		m.Header.Set(schemas.HeaderReplayID, spec.ID)
+	}
 	if spec.PromptVersion != "" {
 		m.Header.Set(schemas.HeaderReplayPromptVersion, spec.PromptVersion)
 	}
@@ -348,6 +366,19 @@ func failedSources(ctx context.Context, js jetstream.JetStream, spec ReplaySpec)
 		}
 	}
 	return out, nil
+}
+
+// answeredSources finds the events that have a live result (ready or
+// failed, without a replay id) for the task.
+func answeredSources(ctx context.Context, js jetstream.JetStream, spec ReplaySpec) (map[string]bool, error) {
+	answered := map[string]bool{}
+	err := scanResults(ctx, js, schemas.StreamTickets, []string{schemas.TypeDraftReady, schemas.TypeDraftFailed}, func(_ string, raw json.RawMessage) {
+		var r schemas.DraftFailed
+		if json.Unmarshal(raw, &r) == nil && r.ReplayID == "" && (spec.Task == "" || r.Task == spec.Task) {
+			answered[r.SourceEventID] = true
+		}
+	})
+	return answered, err
 }
 
 // scanResults reads every event on subjects of stream, in order, and

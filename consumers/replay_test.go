@@ -212,3 +212,49 @@ func TestReplayResumesCapsAndDryRuns(t *testing.T) {
 		t.Errorf("replays %d, %v", len(list), err)
 	}
 }
+
+// Tickets the broker or a bug lost (here: terminated without a result)
+// are found by the reconciler and end with exactly one result; the ones
+// already answered are left alone.
+func TestReconcileFindsLostTickets(t *testing.T) {
+	h := newHarness(t)
+	const n, lost = 10, 4
+	ids := publishMany(h, n, func(int) string { return "refund please" })
+	cons, err := h.js.Consumer(h.ctx, schemas.StreamTickets, schemas.ConsumerDrafts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(lost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if err := m.Term(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model := &countingModel{}
+	h.startWorker(model, 4)
+	h.waitFor("the tickets that were not lost", 10*time.Second, func() bool { return len(h.terminal()) == n-lost })
+	h.settled(5 * time.Second)
+
+	dry, err := (&consumers.Replayer{JS: h.js}).Start(h.ctx, consumers.ReplaySpec{ID: "rc-dry", Reconcile: true}, true)
+	if err != nil || dry.Fed != lost {
+		t.Fatalf("dry run %+v, %v; want %d unanswered", dry, err, lost)
+	}
+	st, err := (&consumers.Replayer{JS: h.js}).Start(h.ctx, consumers.ReplaySpec{ID: "rc", Reconcile: true}, false)
+	if err != nil || st.Fed != lost {
+		t.Fatalf("reconcile %+v, %v", st, err)
+	}
+	h.waitFor("every ticket answered", 10*time.Second, func() bool { return len(h.terminal()) == n })
+	h.settled(5 * time.Second)
+	results := h.terminal()
+	for _, id := range ids {
+		if len(results[id]) != 1 {
+			t.Errorf("%s has %d results, want 1", id, len(results[id]))
+		}
+	}
+	if calls := model.calls.Load(); calls != n {
+		t.Errorf("model calls %d, want %d", calls, n)
+	}
+}

@@ -37,6 +37,9 @@ type Worker struct {
 	// 0.25, at least one at a time), so a large replay never starves live
 	// tickets.
 	ReplayShare float64
+	// Grace is how long tickets in flight may finish after ctx ends
+	// (default 30s); then they are canceled and handed back with a delay.
+	Grace time.Duration
 
 	loop atomic.Pointer[Loop]
 }
@@ -120,6 +123,7 @@ func (w *Worker) loopFor(ctx context.Context, stream, consumer string, concurren
 		Handler:         drafts.Handle,
 		Concurrency:     concurrency,
 		InProgressEvery: cfg.AckWait / 4,
+		Grace:           w.Grace,
 		Logger:          log,
 	}, nil
 }

@@ -15,9 +15,23 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go exitOnSecondSignal(ctx, stop)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitOnSecondSignal lets an impatient operator stop a graceful shutdown:
+// the first signal drains, a second one exits at once. Unacked messages
+// are redelivered by the server, so nothing is lost either way.
+func exitOnSecondSignal(ctx context.Context, stop context.CancelFunc) {
+	<-ctx.Done()
+	stop()
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	<-again
+	fmt.Fprintln(os.Stderr, "ghostwriter: second signal, exiting now")
+	os.Exit(130)
 }
 
 // usageError marks a mistake in how the command was called: exit code 2.

@@ -22,16 +22,17 @@ type environ struct {
 }
 
 var subcommands = map[string]subcommand{
-	"run":     {"everything in one process on an embedded NATS server", runAll},
-	"worker":  {"draft replies from an external NATS server", runWorker},
-	"publish": {"publish a ticket.created (or any contract event) from a file or stdin", runPublish},
-	"streams": {"streams apply: create or update streams, consumers and buckets", runStreams},
-	"dlq":     {"dlq list | dlq redrive SEQ...: inspect and re-drive dead letters", runDLQ},
-	"ledger":  {"write ai.cost events into the Postgres ledger", runLedger},
-	"migrate": {"apply the ledger's Postgres migrations", runMigrate},
-	"costs":   {"print spend by day, tenant, model, task and prompt version", runCosts},
-	"top":     {"a live terminal view of a running ghostwriter", runTop},
-	"replay":  {"reprocess a slice of history, in shadow, with a cap; list, status, resume, cancel, diff", runReplay},
+	"run":       {"everything in one process on an embedded NATS server", runAll},
+	"worker":    {"draft replies from an external NATS server", runWorker},
+	"publish":   {"publish a ticket.created (or any contract event) from a file or stdin", runPublish},
+	"streams":   {"streams apply: create or update streams, consumers and buckets", runStreams},
+	"dlq":       {"dlq list | dlq redrive SEQ...: inspect and re-drive dead letters", runDLQ},
+	"ledger":    {"write ai.cost events into the Postgres ledger", runLedger},
+	"migrate":   {"apply the ledger's Postgres migrations", runMigrate},
+	"costs":     {"print spend by day, tenant, model, task and prompt version", runCosts},
+	"top":       {"a live terminal view of a running ghostwriter", runTop},
+	"replay":    {"reprocess a slice of history, in shadow, with a cap; list, status, resume, cancel, diff", runReplay},
+	"reconcile": {"find tickets with no result after their deadline and re-drive them", runReconcile},
 }
 
 // run is main without the process: it parses args, runs one subcommand and

@@ -73,6 +73,7 @@ type workerConfig struct {
 	allowedLinks     string
 	failUnknownLinks bool
 	replayShare      float64
+	shutdownGrace    time.Duration
 }
 
 func (c *command) workerFlags() *workerConfig {
@@ -84,6 +85,7 @@ func (c *command) workerFlags() *workerConfig {
 	f.StringVar(&wc.model, "model", "", "model name; default: the prompt's own choice")
 	f.DurationVar(&wc.modelTimeout, "model-timeout", 30*time.Second, "timeout of one model call")
 	f.IntVar(&wc.concurrency, "concurrency", 8, "tickets handled at once by this process")
+	f.DurationVar(&wc.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, let tickets in flight finish this long before they are handed back")
 	f.Float64Var(&wc.replayShare, "replay-share", 0.25, "share of --concurrency given to replays (at least one), so live tickets come first")
 	f.StringVar(&wc.promptVersion, "prompt-version", "", "support_draft prompt version; default: the latest")
 	f.StringVar(&wc.promptsDir, "prompts-dir", "", "load prompts from this folder instead of the built-in copy")
@@ -145,6 +147,7 @@ type drafter struct {
 	model       string // a description for the start-up line
 	concurrency int
 	replayShare float64
+	grace       time.Duration
 	cache       bool
 	money       money
 	// also run beside the worker and stop with it (the in-process ledger).
@@ -185,7 +188,7 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 		return nil, usageError{err}
 	}
 	pipe.Prices, pipe.Logger = m.prices, log
-	return &drafter{log: log, pipe: pipe, prompt: prompt, prompts: set, model: model, concurrency: wc.concurrency, replayShare: wc.replayShare, cache: wc.cache, money: m, obs: obs, getenv: env.getenv}, nil
+	return &drafter{log: log, pipe: pipe, prompt: prompt, prompts: set, model: model, concurrency: wc.concurrency, replayShare: wc.replayShare, grace: wc.shutdownGrace, cache: wc.cache, money: m, obs: obs, getenv: env.getenv}, nil
 }
 
 // run drafts until ctx ends, then drains the connection so in-flight
@@ -204,7 +207,10 @@ func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	}
 	defer stopTracing()
 	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Prompts: d.prompts, Concurrency: d.concurrency,
-		ReplayShare: d.replayShare, Logger: d.log, Metrics: d.obs.metrics}
+		ReplayShare: d.replayShare, Grace: d.grace, Logger: d.log, Metrics: d.obs.metrics}
+	for _, warning := range consumers.CheckSettings(ctx, js, d.concurrency) {
+		d.log.Warn("a setting weakens a guarantee", "check", warning)
+	}
 	metrics.WatchConsumer(d.obs.reg, schemas.ConsumerDrafts, consumers.ConsumerState(js, schemas.StreamTickets, schemas.ConsumerDrafts))
 	stopServing, err := d.obs.serve(func(ctx context.Context) error {
 		if !nc.IsConnected() {
