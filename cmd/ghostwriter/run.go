@@ -31,6 +31,7 @@ var subcommands = map[string]subcommand{
 	"migrate": {"apply the ledger's Postgres migrations", runMigrate},
 	"costs":   {"print spend by day, tenant, model, task and prompt version", runCosts},
 	"top":     {"a live terminal view of a running ghostwriter", runTop},
+	"eval":    {"run a task's saved examples against a prompt version and a model", runEval},
 	"prompts": {"prompts list | show TASK [VERSION] | lint: inspect and check the prompt files", runPrompts},
 }
 
