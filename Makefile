@@ -5,7 +5,7 @@ DATA_DIR ?= ./data
 # CONFIG holds the price table (and budgets, if you add them).
 CONFIG   ?= deploy/prices.yaml
 
-.PHONY: run build test lint deps clean
+.PHONY: run build test eval lint deps clean
 
 ## run: everything in one process on an embedded NATS server; publishes the saved tickets.
 ## The ledger is in memory unless GHOSTWRITER_DATABASE_URL names a Postgres database.
@@ -17,10 +17,16 @@ build: deps
 	$(GO) build -o $(BIN) ./cmd/ghostwriter
 
 ## test: lint, then every test with the race detector (real in-process JetStream, real HTTP,
-## real Postgres named by GHOSTWRITER_TEST_DATABASE_URL, else the local one scripts/test-database starts)
+## real Postgres named by GHOSTWRITER_TEST_DATABASE_URL, else the local one scripts/test-database starts).
+## The eval gate is one of them: cmd/ghostwriter's TestEvalGate runs `ghostwriter eval` on
+## testdata/eval/support_draft against the recorded answers, and fails on any unexpected result.
 test: deps lint
 	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
 		$(GO) test -race -count=1 -timeout 10m ./...
+
+## eval: the saved examples against the recorded answers, as the gate runs them, with the pass table
+eval: deps
+	$(GO) run ./cmd/ghostwriter eval --task support_draft --config $(CONFIG)
 
 ## lint: gofmt check and go vet
 lint: deps

@@ -219,7 +219,7 @@ func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Dec
 
 	var out pipeline.Outcome
 	if decodeErr != nil {
-		out = pipeline.Outcome{Code: pipeline.CodeInvalidInput, Detail: safeDetail(decodeErr), PromptVersion: prompt.Version}
+		out = pipeline.Outcome{Code: pipeline.CodeInvalidInput, Detail: safeDetail(decodeErr), PromptVersion: prompt.Version, PromptHash: prompt.Hash}
 	} else {
 		created := in.env.Time
 		if in.replay.ID != "" {
@@ -290,7 +290,7 @@ func (d *Drafts) run(ctx context.Context, t pipeline.Task) (out pipeline.Outcome
 	defer func() {
 		if r := recover(); r != nil {
 			logger(d.Logger).Error("pipeline panic", "event_id", t.EventID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			out = pipeline.Outcome{Code: pipeline.CodeInternal, Detail: "pipeline panic", PromptVersion: t.Prompt.Version}
+			out = pipeline.Outcome{Code: pipeline.CodeInternal, Detail: "pipeline panic", PromptVersion: t.Prompt.Version, PromptHash: t.Prompt.Hash}
 		}
 	}()
 	return d.Pipeline.Run(ctx, t)
@@ -445,7 +445,7 @@ func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome
 			TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID, Task: task,
 			Draft: out.Draft.Text, Confidence: out.Draft.Confidence, Reason: out.Draft.Reason,
 			RequiresReview: out.Draft.RequiresReview, Model: out.Model, Provider: out.Provider,
-			Route: out.Route, PromptVersion: out.PromptVersion, Usage: out.Usage, CostMicroUSD: out.CostMicroUSD,
+			Route: out.Route, PromptVersion: out.PromptVersion, PromptHash: out.PromptHash, Usage: out.Usage, CostMicroUSD: out.CostMicroUSD,
 			LatencyMS: latency, Attempts: attempts, Fallback: out.Fallback, ReplayID: in.replay.ID,
 		}
 	} else {
@@ -453,7 +453,7 @@ func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome
 		data = schemas.DraftFailed{
 			TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID, Task: task,
 			ErrorCode: string(out.Code), ErrorDetail: out.Detail, Retryable: out.Code.Retryable(),
-			Model: out.Model, Route: out.Route, PromptVersion: out.PromptVersion, Attempts: attempts, LatencyMS: latency,
+			Model: out.Model, Route: out.Route, PromptVersion: out.PromptVersion, PromptHash: out.PromptHash, Attempts: attempts, LatencyMS: latency,
 			ReplayID: in.replay.ID,
 		}
 	}
@@ -469,7 +469,7 @@ func (d *Drafts) costEvents(in ticketIn, task string, out pipeline.Outcome) []ou
 		callID := uuid.NewString()
 		pubs = append(pubs, d.event(schemas.TypeCost, callID, callID, in, schemas.Cost{
 			CallID: callID, SourceEventID: in.env.ID, Task: task, TenantID: in.ticket.TenantID,
-			Provider: c.Provider, Model: c.Model, PromptVersion: out.PromptVersion,
+			Provider: c.Provider, Model: c.Model, PromptVersion: out.PromptVersion, PromptHash: out.PromptHash,
 			InputTokens: c.InputTokens, OutputTokens: c.OutputTokens, CostMicroUSD: c.CostMicroUSD,
 			CachedInputTokens: c.CachedInputTokens, ReasoningTokens: c.ReasoningTokens,
 			LatencyMS: c.Latency.Milliseconds(), Outcome: c.Outcome,

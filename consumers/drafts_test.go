@@ -3,6 +3,7 @@ package consumers_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func TestTicketBecomesOneDraftAndOneCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.TicketID != "T-1" || d.TenantID != "acme" || d.SourceEventID != id || d.Task != "support_draft" ||
-		d.PromptVersion != "v1" || d.Reason != rules.ReasonBillingRefund || d.Model != rules.Name || d.Provider != rules.Name ||
+		d.PromptVersion != "v1" || !strings.HasPrefix(d.PromptHash, "sha256:") || d.Reason != rules.ReasonBillingRefund || d.Model != rules.Name || d.Provider != rules.Name ||
 		d.Draft == "" || d.Attempts != 1 || d.Fallback != schemas.FallbackNone {
 		t.Errorf("draft_ready = %+v", d)
 	}
@@ -46,7 +47,7 @@ func TestTicketBecomesOneDraftAndOneCost(t *testing.T) {
 	if err := costs[0].DecodeData(&c); err != nil {
 		t.Fatal(err)
 	}
-	if c.SourceEventID != id || c.TenantID != "acme" || c.Model != rules.Name || c.Outcome != "ok" || c.CallID == "" {
+	if c.SourceEventID != id || c.TenantID != "acme" || c.Model != rules.Name || c.Outcome != "ok" || c.CallID == "" || c.PromptHash != d.PromptHash {
 		t.Errorf("ai.cost = %+v", c)
 	}
 	if n := model.calls.Load(); n != 1 {
@@ -76,7 +77,7 @@ func TestBadInputNeverStopsTheStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	if failed.Type != schemas.TypeDraftFailed || f.ErrorCode != string(pipeline.CodeInvalidInput) || f.Retryable ||
-		f.TicketID != "T-9" || f.TenantID != "acme" || f.ErrorDetail == "" {
+		f.TicketID != "T-9" || f.TenantID != "acme" || f.ErrorDetail == "" || f.PromptHash == "" {
 		t.Errorf("failed event = %s %+v", failed.Type, f)
 	}
 

@@ -76,6 +76,7 @@ type Outcome struct {
 	Model              string
 	Provider           string
 	PromptVersion      string
+	PromptHash         string
 	Usage              schemas.Usage
 	CostMicroUSD       int64
 	Latency            time.Duration
@@ -229,7 +230,7 @@ func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
 		span.End()
 	}()
 	start := p.now()
-	out = Outcome{PromptVersion: t.Prompt.Version, Fallback: schemas.FallbackNone}
+	out = Outcome{PromptVersion: t.Prompt.Version, PromptHash: t.Prompt.Hash, Fallback: schemas.FallbackNone}
 	finish := func(err error) Outcome {
 		out.Code, out.Detail = CodeOf(err), detailOf(err)
 		var me *ModelError

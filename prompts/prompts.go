@@ -7,7 +7,9 @@ package prompts
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +60,20 @@ type Prompt struct {
 	// Canary is a marker the system prompt carries and no draft may
 	// repeat: a draft that does leaked the system prompt.
 	Canary string
+	// InputBudget is how many tokens the rendered prompt may take; zero
+	// means the file does not say.
+	InputBudget int
+	// Uses lists the ticket.created data fields (JSON names) the templates
+	// read; Lint checks it against the templates.
+	Uses []string
+	// Hash identifies the prompt's content: "sha256:" and the first 12 hex
+	// digits of a SHA-256 over the templates, canary, model settings, input
+	// budget and output schema. Two files with the same behaviour have the
+	// same hash whatever their version or description; any edit that can
+	// change an answer or how it is judged changes it.
+	Hash string
+	// SystemTemplate and UserTemplate are the template sources.
+	SystemTemplate, UserTemplate string
 
 	output *jsonschema.Schema
 	system *template.Template
@@ -154,6 +170,22 @@ func (s *Set) Tasks() []string {
 	return tasks
 }
 
+// All returns every prompt, by task and then version, oldest first.
+func (s *Set) All() []*Prompt {
+	var all []*Prompt
+	for _, task := range s.Tasks() {
+		versions := make([]string, 0, len(s.prompts[task]))
+		for v := range s.prompts[task] {
+			versions = append(versions, v)
+		}
+		sort.Slice(versions, func(i, j int) bool { return versionLess(versions[i], versions[j]) })
+		for _, v := range versions {
+			all = append(all, s.prompts[task][v])
+		}
+	}
+	return all
+}
+
 func latest(versions map[string]*Prompt) string {
 	best := ""
 	for v := range versions {
@@ -212,6 +244,8 @@ type frontMatter struct {
 	Description string   `yaml:"description"`
 	Model       Settings `yaml:"model"`
 	Canary      string   `yaml:"canary"`
+	InputBudget int      `yaml:"input_budget"`
+	Uses        []string `yaml:"uses"`
 	Output      struct {
 		Name     string         `yaml:"name"`
 		MaxChars int            `yaml:"max_chars"`
@@ -254,6 +288,8 @@ func Parse(name string, raw []byte) (*Prompt, error) {
 		return fail("model.max_tokens_cap must be at least max_tokens")
 	case fm.Output.MaxChars < 0:
 		return fail("output.max_chars must not be negative")
+	case fm.InputBudget < 0:
+		return fail("input_budget must not be negative")
 	}
 	if fm.Model.MaxTokensCap == 0 {
 		fm.Model.MaxTokensCap = fm.Model.MaxTokens
@@ -283,8 +319,11 @@ func Parse(name string, raw []byte) (*Prompt, error) {
 		Task: fm.Task, Version: fm.Version, Description: fm.Description,
 		Model: fm.Model, SchemaName: fm.Output.Name, OutputSchema: schemaJSON,
 		MaxDraftChars: fm.Output.MaxChars, Canary: fm.Canary,
+		InputBudget: fm.InputBudget, Uses: fm.Uses,
+		SystemTemplate: sys, UserTemplate: usr,
 		output: compiled,
 	}
+	p.Hash = contentHash(p)
 	if p.system, err = template.New("system").Funcs(funcs).Option("missingkey=error").Parse(sys); err != nil {
 		return fail("system template: %w", err)
 	}
@@ -292,6 +331,28 @@ func Parse(name string, raw []byte) (*Prompt, error) {
 		return fail("user template: %w", err)
 	}
 	return p, nil
+}
+
+// contentHash is Prompt.Hash: what the model is asked (templates,
+// canary, settings, budget) and how its answer is judged (output name,
+// length limit and schema), in a fixed JSON encoding. The schema is
+// re-encoded from the parsed YAML, so key order and YAML style do not
+// count; the version, description and uses do not count either.
+func contentHash(p *Prompt) string {
+	doc := struct {
+		System, User, Canary string
+		Model                Settings
+		InputBudget          int
+		OutputName           string
+		MaxChars             int
+		Schema               json.RawMessage
+	}{p.SystemTemplate, p.UserTemplate, p.Canary, p.Model, p.InputBudget, p.SchemaName, p.MaxDraftChars, p.OutputSchema}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		panic("prompts: hashing a parsed prompt: " + err.Error()) // plain values: cannot fail
+	}
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:])[:12]
 }
 
 // sections splits the body at its "## system" and "## user" lines.

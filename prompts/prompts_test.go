@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -115,6 +116,7 @@ func TestLoadRejectsBrokenFiles(t *testing.T) {
 		{"unknown front matter key", "support_draft/v1.md", strings.Replace(string(good), "task:", "colour: red\ntask:", 1)},
 		{"no user section", "support_draft/v1.md", strings.Replace(string(good), "## user", "## usr", 1)},
 		{"bad schema", "support_draft/v1.md", strings.Replace(string(good), "type: object", "type: objekt", 1)},
+		{"negative input budget", "support_draft/v1.md", strings.Replace(string(good), "input_budget: 4000", "input_budget: -1", 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,5 +125,70 @@ func TestLoadRejectsBrokenFiles(t *testing.T) {
 				t.Fatal("Load accepted a broken prompt file")
 			}
 		})
+	}
+}
+
+func TestHash(t *testing.T) {
+	good, err := prompts.Embedded.ReadFile("support_draft/v1.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parse := func(t *testing.T, text string) *prompts.Prompt {
+		t.Helper()
+		p, err := prompts.Parse("support_draft/v1.md", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	base := parse(t, string(good))
+	if !regexp.MustCompile(`^sha256:[0-9a-f]{12}$`).MatchString(base.Hash) {
+		t.Fatalf("hash %q, want sha256: and 12 hex digits", base.Hash)
+	}
+	if p := embedded(t); func() string { v, _ := p.Get("support_draft", "v1"); return v.Hash }() != base.Hash {
+		t.Error("Load and Parse disagree on the hash")
+	}
+	tests := []struct {
+		name, old, new string
+		same           bool
+	}{
+		{"version", "version: v1", "version: v2", true},
+		{"description", "description: First reply", "description: The first reply", true},
+		{"schema key order", "      confidence:\n        type: number\n        minimum: 0\n", "      confidence:\n        minimum: 0\n        type: number\n", true},
+		{"system template", "You are a support agent's assistant.", "You are a support assistant.", false},
+		{"user template", "Write the draft reply now.", "Write the draft now.", false},
+		{"temperature", "temperature: 0.2", "temperature: 0.3", false},
+		{"max tokens", "max_tokens: 700", "max_tokens: 800", false},
+		{"canary", "canary: GW-CANARY-7f3a9c", "canary: GW-CANARY-000000", false},
+		{"input budget", "input_budget: 4000", "input_budget: 3000", false},
+		{"output enum", "enum: [billing_refund, login_access, bug_report, shipping, account_change, other]", "enum: [billing_refund, login_access, bug_report, account_change, other]", false},
+		{"max chars", "max_chars: 2000", "max_chars: 1500", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(string(good), tt.old) {
+				t.Fatalf("the built-in prompt no longer contains %q", tt.old)
+			}
+			p := parse(t, strings.Replace(string(good), tt.old, tt.new, 1))
+			if (p.Hash == base.Hash) != tt.same {
+				t.Errorf("hash %s after the edit, %s before; want same=%v", p.Hash, base.Hash, tt.same)
+			}
+		})
+	}
+}
+
+func TestFrontMatterBudgetAndUses(t *testing.T) {
+	p, err := embedded(t).Get("support_draft", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.InputBudget != 4000 || strings.Join(p.Uses, ",") != "subject,body,customer_tier,product_area,language,channel" {
+		t.Errorf("input_budget %d, uses %v", p.InputBudget, p.Uses)
+	}
+	if !strings.Contains(p.SystemTemplate, "{{ .Canary }}") || !strings.Contains(p.UserTemplate, "untrusted") {
+		t.Error("template sources are not kept")
+	}
+	if all := embedded(t).All(); len(all) == 0 || all[0].Task != "support_draft" {
+		t.Errorf("All = %v", all)
 	}
 }

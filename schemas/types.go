@@ -63,6 +63,7 @@ type DraftReady struct {
 	Provider       string  `json:"provider"`
 	Route          string  `json:"route,omitempty"`
 	PromptVersion  string  `json:"prompt_version"`
+	PromptHash     string  `json:"prompt_hash,omitempty"`
 	Usage          Usage   `json:"usage"`
 	CostMicroUSD   int64   `json:"cost_microusd"`
 	LatencyMS      int64   `json:"latency_ms"`
@@ -84,6 +85,7 @@ type DraftFailed struct {
 	Model         string `json:"model"`
 	Route         string `json:"route,omitempty"`
 	PromptVersion string `json:"prompt_version"`
+	PromptHash    string `json:"prompt_hash,omitempty"`
 	Attempts      int    `json:"attempts"`
 	LatencyMS     int64  `json:"latency_ms"`
 	ReplayID      string `json:"replay_id"`
@@ -99,6 +101,7 @@ type Cost struct {
 	Provider      string `json:"provider"`
 	Model         string `json:"model"`
 	PromptVersion string `json:"prompt_version"`
+	PromptHash    string `json:"prompt_hash,omitempty"`
 	InputTokens   int    `json:"input_tokens"`
 	OutputTokens  int    `json:"output_tokens"`
 	// CachedInputTokens is the part of InputTokens the provider served

@@ -90,19 +90,15 @@ func (wc *workerConfig) buildPipeline(configPath string, getenv func(string) str
 	if err != nil {
 		return nil, "", err
 	}
+	if wc.onlyModel != "" {
+		mc.Routes = []pipeline.RouteConfig{{Name: "only-" + wc.onlyModel, Chain: []string{wc.onlyModel}}}
+	}
 	factory := func(name string, p pipeline.ProviderConfig) (pipeline.Model, error) {
-		if name == pipeline.RulesProvider {
-			return rules.Model{}, nil
+		m, err := wc.newModel(name, p, getenv)
+		if err == nil && wc.wrapModel != nil {
+			m = wc.wrapModel(m)
 		}
-		key, err := providerKey(name, p, wc.apiKey, getenv)
-		if err != nil {
-			return nil, err
-		}
-		timeout := p.Timeout
-		if timeout <= 0 {
-			timeout = wc.modelTimeout
-		}
-		return openai.New(openai.Config{BaseURL: p.BaseURL, APIKey: openai.Secret(key), Timeout: timeout, Provider: name})
+		return m, err
 	}
 	onBreaker := func(provider string, from, to pipeline.BreakerState) {
 		log.Warn("circuit breaker", "provider", provider, "from", from.String(), "to", to.String())
@@ -112,8 +108,36 @@ func (wc *workerConfig) buildPipeline(configPath string, getenv func(string) str
 	if err != nil {
 		return nil, "", usageError{err}
 	}
+	p := wc.basePipeline()
+	p.Endpoints, p.Routes, p.Retry = endpoints, routes, mc.Retry.Policy()
+	desc := make([]string, len(routes))
+	for i, r := range routes {
+		desc[i] = r.Name + ": " + strings.Join(r.Chain, " → ")
+	}
+	return p, strings.Join(desc, "; "), nil
+}
+
+// newModel makes the model of one provider: go-openai for a configured
+// one, the rules model for "rules".
+func (wc *workerConfig) newModel(name string, p pipeline.ProviderConfig, getenv func(string) string) (pipeline.Model, error) {
+	if name == pipeline.RulesProvider {
+		return rules.Model{}, nil
+	}
+	key, err := providerKey(name, p, wc.apiKey, getenv)
+	if err != nil {
+		return nil, err
+	}
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = wc.modelTimeout
+	}
+	return openai.New(openai.Config{BaseURL: p.BaseURL, APIKey: openai.Secret(key), Timeout: timeout, Provider: name})
+}
+
+// basePipeline is a pipeline with the settings that do not depend on the
+// models: the review threshold, the input limits and the link policy.
+func (wc *workerConfig) basePipeline() *pipeline.Pipeline {
 	p := &pipeline.Pipeline{
-		Endpoints: endpoints, Routes: routes, Retry: mc.Retry.Policy(),
 		CallTimeout: wc.modelTimeout, ReviewBelow: 0.5,
 		MaxAge: wc.maxAge, MaxBodyBytes: wc.maxBodyBytes,
 		FailUnknownLinks: wc.failUnknownLinks,
@@ -123,11 +147,7 @@ func (wc *workerConfig) buildPipeline(configPath string, getenv func(string) str
 			p.AllowedLinkHosts = append(p.AllowedLinkHosts, h)
 		}
 	}
-	desc := make([]string, len(routes))
-	for i, r := range routes {
-		desc[i] = r.Name + ": " + strings.Join(r.Chain, " → ")
-	}
-	return p, strings.Join(desc, "; "), nil
+	return p
 }
 
 // providerKey finds a provider's API key: its file, its environment

@@ -33,6 +33,8 @@ var subcommands = map[string]subcommand{
 	"top":       {"a live terminal view of a running ghostwriter", runTop},
 	"replay":    {"reprocess a slice of history, in shadow, with a cap; list, status, resume, cancel, diff", runReplay},
 	"reconcile": {"find tickets with no result after their deadline and re-drive them", runReconcile},
+	"eval":      {"run a task's saved examples against a prompt version and a model", runEval},
+	"prompts":   {"prompts list | show TASK [VERSION] | lint: inspect and check the prompt files", runPrompts},
 }
 
 // run is main without the process: it parses args, runs one subcommand and

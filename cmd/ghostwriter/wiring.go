@@ -74,6 +74,12 @@ type workerConfig struct {
 	failUnknownLinks bool
 	replayShare      float64
 	shutdownGrace    time.Duration
+
+	// onlyModel, when set, replaces the routes with one chain of this
+	// alias alone, without fallback; wrapModel, when set, wraps every
+	// model. Eval uses both to judge one model and keep its answers.
+	onlyModel string
+	wrapModel func(pipeline.Model) pipeline.Model
 }
 
 func (c *command) workerFlags() *workerConfig {
