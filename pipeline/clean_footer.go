@@ -21,19 +21,20 @@ func tail(lines []string, r *CleanReport) []string {
 // (the trailing space is often lost) counts only when at most twelve lines
 // follow it; either needs words before it.
 func cutSignature(lines []string, r *CleanReport) []string {
+	total := nonBlank(lines)
+	before := 0 // non-blank lines before line i
 	for i, l := range lines {
-		if !strings.HasPrefix(l, "--") || strings.TrimRight(l, " \t") != "--" {
+		if blank(l) {
 			continue
 		}
-		if nonBlank(lines[:i]) == 0 {
-			continue
+		if before > 0 && strings.HasPrefix(l, "--") && strings.TrimRight(l, " \t") == "--" {
+			after := total - before - 1
+			if l != "--" || after <= 12 {
+				r.SignatureLines += 1 + after
+				return lines[:i]
+			}
 		}
-		after := nonBlank(lines[i+1:])
-		if l == "--" && after > 12 {
-			continue
-		}
-		r.SignatureLines += 1 + after
-		return lines[:i]
+		before++
 	}
 	return lines
 }
@@ -83,6 +84,30 @@ var strongRE = regexp.MustCompile(`(?i)` +
 	`si usted no es el destinatario|` +
 	`please consider the environment before printing|think before you print|` +
 	`bitte denken sie an die umwelt|pensez à l['’]environnement avant d['’]imprimer`)
+
+// strongKeys and weakKeys are words that every phrase of strongRE and
+// weakRE holds, in lower case: a paragraph with none of them is not run
+// through the slower regular expression.
+var (
+	strongKeys = []string{"confidential", "attachments", "files", "documents", "intended", "named",
+		"received this", "vertrauliche", "adressat", "empfänger", "pièces jointes", "fichiers",
+		"destinataire", "anexos", "adjunto", "environment", "print", "umwelt", "environnement"}
+	weakKeys = []string{"unsubscribe", "receiving this", "received this", "was sent", "browser",
+		"preferences", "©", "(c)", "copyright", "rights reserved", "intended", "may contain",
+		"wish to", "want to", "sitz der", "registergericht", "amtsgericht", "handelsregister",
+		"geschäftsführ", "registered", "registration", "siège", "rcs", "capital social",
+		"registro mercantil", "abbestellen", "abmelden", "désabonn", "désinscri", "baja", "suscripción"}
+)
+
+// hasKey reports whether lower holds one of keys.
+func hasKey(lower string, keys []string) bool {
+	for _, k := range keys {
+		if strings.Contains(lower, k) {
+			return true
+		}
+	}
+	return false
+}
 
 // weakRE holds phrases of disclaimers and tracking footers that a customer
 // might also write; they drop a paragraph only in the closing run.
@@ -174,9 +199,12 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 			drop[j] = true
 		}
 	}
+	lower := make([]string, len(ps))
 	for k, p := range ps {
-		text := paraText(lines, p)
-		if !strongRE.MatchString(strings.Join(strings.Fields(text), " ")) {
+		lower[k] = strings.ToLower(paraText(lines, p))
+	}
+	for k, p := range ps {
+		if !hasKey(lower[k], strongKeys) || !strongRE.MatchString(strings.Join(strings.Fields(lower[k]), " ")) {
 			continue
 		}
 		strong[k] = true
@@ -185,7 +213,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 			continue
 		}
 		for j := p.start; j < p.end; j++ {
-			if strongRE.MatchString(lines[j]) {
+			if l := strings.ToLower(lines[j]); hasKey(l, strongKeys) && strongRE.MatchString(l) {
 				mark(j, p.end)
 				break
 			}
@@ -193,7 +221,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 	}
 	for k := len(ps) - 1; k >= 1; k-- {
 		p := ps[k]
-		if strong[k] || separatorPara(lines, p) || weakRE.MatchString(paraText(lines, p)) {
+		if strong[k] || separatorPara(lines, p) || hasKey(lower[k], weakKeys) && weakRE.MatchString(lower[k]) {
 			mark(p.start, p.end)
 			continue
 		}
