@@ -13,7 +13,7 @@ var hostileBodies = []string{
 	strings.Repeat("x\n--\n", 5000),                    // bare signature delimiters
 	strings.Repeat("1 ", 20000),                        // one endless run of digit groups
 	strings.Repeat("confidentiality notice\n\n", 2000), // disclaimer paragraphs
-	strings.Repeat("log line 2025-03-04T10:14:00.025Z ERROR code=SYNC-4090\n", 2000),
+	strings.Repeat("log line 2025-03-04T10:14:00.025Z ERROR code=SYNC-4090 from 10.1.2.3 via fe80::1\n", 2000),
 }
 
 func benchBodies(b *testing.B, name string, bodies []string, fn func(string)) {

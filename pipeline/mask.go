@@ -640,10 +640,10 @@ var versionWord = regexp.MustCompile(`(?i)(?:version|ver\.?|build|release|firmwa
 func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 func findIPs(s string) [][2]int {
-	var spans [][2]int
+	var six, four [][2]int
 	if strings.Count(s, ":") >= 2 {
-		six := func(c byte) bool { return isHex(c) || c == ':' || c == '.' }
-		for _, r := range runs(s, six, six) {
+		sixByte := func(c byte) bool { return isHex(c) || c == ':' || c == '.' }
+		for _, r := range runs(s, sixByte, sixByte) {
 			start, end := r[0], r[1]
 			for end > start && (s[end-1] == ':' || s[end-1] == '.') {
 				end--
@@ -662,12 +662,12 @@ func findIPs(s string) [][2]int {
 			if err != nil || !a.Is6() || a.IsLoopback() || a.IsUnspecified() {
 				continue
 			}
-			spans = addSpans(spans, [2]int{start, end})
+			six = append(six, [2]int{start, end})
 		}
 	}
 	if strings.Count(s, ".") >= 3 {
-		four := func(c byte) bool { return isDigit(c) || c == '.' }
-		for _, r := range runs(s, isDigit, four) {
+		fourByte := func(c byte) bool { return isDigit(c) || c == '.' }
+		for _, r := range runs(s, isDigit, fourByte) {
 			start, end := r[0], r[1]
 			for s[end-1] == '.' {
 				end-- // a full stop after the address
@@ -686,10 +686,35 @@ func findIPs(s string) [][2]int {
 			if err != nil || a.IsLoopback() || a.IsUnspecified() || a.As4()[0] == 255 {
 				continue
 			}
-			spans = addSpans(spans, [2]int{start, end})
+			four = append(four, [2]int{start, end})
 		}
 	}
-	return spans
+	return mergeSpans(six, four)
+}
+
+// mergeSpans merges two sorted lists of disjoint spans; where a span of
+// b overlaps one of a, a wins.
+func mergeSpans(a, b [][2]int) [][2]int {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([][2]int, 0, len(a)+len(b))
+	free := func(sp [2]int) bool { return len(out) == 0 || sp[0] >= out[len(out)-1][1] }
+	j := 0
+	for _, sp := range a {
+		for ; j < len(b) && b[j][0] < sp[0]; j++ {
+			if b[j][1] <= sp[0] && free(b[j]) {
+				out = append(out, b[j])
+			}
+		}
+		out = append(out, sp)
+	}
+	for ; j < len(b); j++ {
+		if free(b[j]) {
+			out = append(out, b[j])
+		}
+	}
+	return out
 }
 
 func hexGroups(v string) int {

@@ -110,6 +110,8 @@ func TestMaskIPs(t *testing.T) {
 		{"ipv4 with port", "203.0.113.7:8080", "[IP_1]:8080"},
 		{"ipv6", "client 2001:db8::8a2e:370:7334 failed", "client [IP_1] failed"},
 		{"ipv6 link local", "fe80::1ff:fe23:4567:890a", "[IP_1]"},
+		{"ipv4 inside ipv6", "::ffff:192.0.2.128 then 192.0.2.128", "[IP_1] then [IP_2]"},
+		{"mixed in order", "10.1.2.3, 2001:db8::1 and 10.1.2.4.", "[IP_1], [IP_2] and [IP_3]."},
 		// false positives to avoid
 		{"loopback", "127.0.0.1 and ::1", "127.0.0.1 and ::1"},
 		{"version", "version 1.2.3.4", "version 1.2.3.4"},
