@@ -5,7 +5,7 @@ DATA_DIR ?= ./data
 # CONFIG holds the price table (and budgets, if you add them).
 CONFIG   ?= deploy/prices.yaml
 
-.PHONY: run build test eval lint deps clean
+.PHONY: run build test eval lint fuzz deps clean
 
 ## run: everything in one process on an embedded NATS server; publishes the saved tickets.
 ## The ledger is in memory unless GHOSTWRITER_DATABASE_URL names a Postgres database.
@@ -27,6 +27,12 @@ test: deps lint
 ## eval: the saved examples against the recorded answers, as the gate runs them, with the pass table
 eval: deps
 	$(GO) run ./cmd/ghostwriter eval --task support_draft --config $(CONFIG)
+
+## fuzz: run each fuzz target for 30 s (make test already runs their seed corpora)
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz '^FuzzCleanBody$$' -fuzztime 30s ./pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzMask$$' -fuzztime 30s ./pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./schemas
 
 ## lint: gofmt check and go vet
 lint: deps

@@ -553,6 +553,16 @@ func outcomeAttrs(o pipeline.Outcome) []slog.Attr {
 	if o.BudgetSoft {
 		attrs = append(attrs, slog.Bool("budget_soft_limit", true))
 	}
+	if o.Cleaned.Total() > 0 {
+		attrs = append(attrs, slog.Any("cleaned", o.Cleaned))
+	}
+	if len(o.Masked) > 0 {
+		masked := make([]any, 0, len(o.Masked))
+		for kind, n := range o.Masked {
+			masked = append(masked, slog.Int(strings.ToLower(kind), n))
+		}
+		attrs = append(attrs, slog.Group("masked", masked...))
+	}
 	if o.Ready {
 		return append(attrs, slog.String("outcome", "draft_ready"), slog.String("reason_label", o.Draft.Reason),
 			slog.Bool("requires_review", o.Draft.RequiresReview))

@@ -87,6 +87,10 @@ type Outcome struct {
 	// BudgetSoft is true when the tenant is over a soft budget limit:
 	// the task ran, and callers should warn.
 	BudgetSoft bool
+	// Cleaned counts what cleaning removed, and Masked the personal data
+	// and secrets masked, by kind: counts only, never text.
+	Cleaned CleanReport
+	Masked  map[string]int
 }
 
 // Retryable reports whether a failed outcome may succeed on a later try.
@@ -247,12 +251,18 @@ func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
 		return finish(err)
 	}
 
+	// The model sees only the text it needs, and no personal data: the
+	// masker's mapping lives in this call only and is never logged,
+	// stored or published.
 	ticket := t.Ticket
 	ticket.Subject = Clean(ticket.Subject)
-	ticket.Body = Clean(ticket.Body)
+	ticket.Body, out.Cleaned = CleanBody(ticket.Body, t.Prompt.InputBudget)
 	if ticket.Body == "" {
 		return finish(&ModelError{Code: CodeInvalidInput, Detail: "empty_body"})
 	}
+	masker := NewMasker()
+	ticket.Subject, ticket.Body = masker.Mask(ticket.Subject), masker.Mask(ticket.Body)
+	out.Masked = masker.Counts()
 	input := ticket.Subject + "\n" + ticket.Body
 	route, chain, err := p.pick(ticket, EstimateTokens(input), t.Prompt)
 	if err != nil {
@@ -279,7 +289,7 @@ func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
 	key := cacheKey(t.Prompt, chain[0].Alias, rendered)
 	if p.Cache != nil {
 		if e, ok, err := p.Cache.Get(ctx, key); err == nil && ok {
-			out.Ready, out.Draft, out.Model, out.Provider = true, e.Draft, e.Model, e.Provider
+			out.Ready, out.Draft, out.Model, out.Provider = true, unmask(masker, e.Draft), e.Model, e.Provider
 			out.Fallback = schemas.FallbackCache
 			out.Latency = p.now().Sub(start)
 			return out
@@ -294,10 +304,12 @@ func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
 			if d.Confidence < p.ReviewBelow {
 				d.RequiresReview = true
 			}
-			out.Ready, out.Draft = true, d
+			out.Ready, out.Draft = true, unmask(masker, d)
 			out.Fallback = fallbackKind(i, ep)
 			out.Latency = p.now().Sub(start)
 			if p.Cache != nil && out.Fallback == schemas.FallbackNone {
+				// Cached with its placeholders: the next ticket's own
+				// values fill them, never this one's.
 				_ = p.Cache.Put(ctx, key, CacheEntry{Draft: d, Model: out.Model, Provider: out.Provider})
 			}
 			return out
@@ -308,6 +320,16 @@ func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
 		}
 	}
 	return finish(lastErr)
+}
+
+// unmask restores the placeholders of a draft from this task's mapping. A
+// placeholder the model invented, or a raw value it wrote out where the
+// ticket had a placeholder, sends the draft to a human.
+func unmask(m *Masker, d Draft) Draft {
+	text, review := m.Unmask(d.Text)
+	d.Text = text
+	d.RequiresReview = d.RequiresReview || review
+	return d
 }
 
 // routeChoice is a route with the reason it matched.
