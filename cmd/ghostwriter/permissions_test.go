@@ -9,15 +9,18 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/ghostwriter-ai/ghostwriter/internal/devsecrets"
 	"github.com/ghostwriter-ai/ghostwriter/internal/embednats"
@@ -366,4 +369,86 @@ func writeOtherSeed(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return users[0].SeedFile
+}
+
+// --nats-creds signs in with a JWT credentials file, as NATS operator mode
+// (nsc, Synadia Cloud) hands them out.
+func TestNATSCredentials(t *testing.T) {
+	operator, _ := nkeys.CreateOperator()
+	opub, _ := operator.PublicKey()
+	oc := jwt.NewOperatorClaims(opub)
+	ojwt, err := oc.Encode(operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := jwt.DecodeOperatorClaims(ojwt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, _ := nkeys.CreateAccount()
+	syspub, _ := sys.PublicKey()
+	sysjwt, err := jwt.NewAccountClaims(syspub).Encode(operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	account, _ := nkeys.CreateAccount()
+	apub, _ := account.PublicKey()
+	ac := jwt.NewAccountClaims(apub)
+	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	ajwt, err := ac.Encode(operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, _ := nkeys.CreateUser()
+	upub, _ := user.PublicKey()
+	uc := jwt.NewUserClaims(upub)
+	uc.IssuerAccount = apub
+	ujwt, err := uc.Encode(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := user.Seed()
+	creds, err := jwt.FormatUserConfig(ujwt, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credsFile := filepath.Join(t.TempDir(), "user.creds")
+	if err := os.WriteFile(credsFile, creds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resolver := &server.MemAccResolver{}
+	for pub, claims := range map[string]string{syspub: sysjwt, apub: ajwt} {
+		if err := resolver.Store(pub, claims); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), TrustedOperators: []*jwt.OperatorClaims{op}, AccountResolver: resolver, SystemAccount: syspub, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out syncBuffer
+	if err := run(ctx, []string{"streams", "apply", "--nats-url", srv.ClientURL()}, noEnv, strings.NewReader(""), &out, &out); err == nil {
+		t.Fatal("an anonymous client was let in")
+	}
+	err = run(ctx, []string{"streams", "apply", "--nats-url", srv.ClientURL()},
+		func(k string) string { return map[string]string{"NATS_CREDS": credsFile}[k] }, strings.NewReader(""), &out, &out)
+	if err != nil {
+		t.Fatalf("streams apply with NATS_CREDS: %v\n%s", err, out.String())
+	}
+	err = run(ctx, []string{"streams", "apply", "--nats-url", srv.ClientURL(), "--nats-creds", credsFile, "--nats-nkey", credsFile},
+		noEnv, strings.NewReader(""), &out, &out)
+	if exitCode(err, &out) != 2 {
+		t.Errorf("--nats-creds with --nats-nkey: %v, want a usage error", err)
+	}
 }
