@@ -122,8 +122,9 @@ func (a *asyncErrs) violation(subject string) bool {
 // The production NATS configuration, loaded from deploy/nats: ops
 // provisions, the product publishes a ticket, a worker holding only its
 // own user's rights drafts it with a model (its API key a canary), the
-// product reads the draft, and the ledger user records the cost. Then,
-// with the worker's credentials, everything outside its job is refused.
+// product reads the draft, an unreadable event becomes a dead letter, and
+// the ledger user records the cost. Then, with the worker's credentials,
+// everything outside its job is refused, and the key is in no event.
 func TestLeastPrivilegeUsers(t *testing.T) {
 	s := startSecuredNATS(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -186,6 +187,25 @@ func TestLeastPrivilegeUsers(t *testing.T) {
 	if err := json.Unmarshal(m.Data, &draft); err != nil || draft.Data.TicketID != "T-LP-1" || draft.Data.Provider != "openai" {
 		t.Fatalf("draft %s: %v", m.Data, err)
 	}
+
+	// An event nobody can read becomes a dead letter, which the worker
+	// may publish too.
+	if err := product.Publish(schemas.TypeTicketCreated, []byte("not an event")); err != nil {
+		t.Fatal(err)
+	}
+	ops, _ := s.connect(t, "ops")
+	opsJS, err := jetstream.New(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlq, err := opsJS.Stream(ctx, schemas.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 20*time.Second, "the worker's dead letter", func() bool {
+		info, err := dlq.Info(ctx)
+		return err == nil && info.State.Msgs == 1
+	})
 
 	t.Run("ledger", func(t *testing.T) {
 		dbFile := filepath.Join(dir, "database-url")
@@ -273,11 +293,6 @@ func TestLeastPrivilegeUsers(t *testing.T) {
 	}
 
 	// Nothing was deleted, purged or created meanwhile.
-	ops, _ := s.connect(t, "ops")
-	opsJS, err := jetstream.New(ops)
-	if err != nil {
-		t.Fatal(err)
-	}
 	st, err := opsJS.Stream(ctx, schemas.StreamTickets)
 	if err != nil {
 		t.Fatalf("TICKETS: %v", err)
