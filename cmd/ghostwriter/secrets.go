@@ -117,8 +117,9 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// keywordPassword finds password=... in a key/value connection string.
-var keywordPassword = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+// keywordPassword finds password=... in a key/value connection string or
+// a URL's query.
+var keywordPassword = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]+)`)
 
 // dsnSecrets returns what of a Postgres URL or key/value connection
 // string must not be printed: the whole string and its password, as

@@ -161,3 +161,26 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		}
 	})
 }
+
+// Whatever pgx quotes of a connection string, the password goes.
+func TestRedactDSN(t *testing.T) {
+	tests := []struct {
+		name, dsn, pw string
+	}{
+		{"URL", "postgres://gw:s3cret@db:5432/gw", "s3cret"},
+		{"postgresql URL with a broken port", "postgresql://gw:s3cret@db:x/gw", "s3cret"},
+		{"percent-encoded", "postgres://gw:s3%40cret@db/gw", "s3@cret"},
+		{"key/value", "host=db user=gw password=s3cret dbname=gw", "s3cret"},
+		{"quoted key/value", "host=db user=gw password='s3 cret' dbname=gw", "s3 cret"},
+		{"password in the query", "postgres://gw@db/gw?password=s3cret&sslmode=disable", "s3cret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cause := errors.New("dial")
+			err := redactErr(fmt.Errorf("cannot parse `%s` (password %s): %w", tt.dsn, tt.pw, cause), dsnSecrets(tt.dsn)...)
+			if strings.Contains(err.Error(), tt.pw) || !errors.Is(err, cause) {
+				t.Errorf("%v", err)
+			}
+		})
+	}
+}
