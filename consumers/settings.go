@@ -14,23 +14,17 @@ import (
 // sentence for each setting that weakens a delivery guarantee, for the
 // worker to log at start-up. It changes nothing. (sync_interval is a
 // server setting no client can read: see the README.)
+//
+// A least-privilege worker may not read stream info; then only the
+// consumer is checked. The whole check takes at most a few seconds.
 func CheckSettings(ctx context.Context, js jetstream.JetStream, concurrency int) []string {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
 	var out []string
-	s, err := js.Stream(ctx, schemas.StreamTickets)
-	if err != nil {
-		return []string{fmt.Sprintf("stream %s: %v", schemas.StreamTickets, err)}
-	}
-	cfg := s.CachedInfo().Config
-	if cfg.Storage != jetstream.FileStorage {
-		out = append(out, schemas.StreamTickets+" uses memory storage: a server restart loses tickets")
-	}
-	longest := DefaultBackoff[len(DefaultBackoff)-1]
-	if cfg.Duplicates < 2*time.Minute {
-		out = append(out, fmt.Sprintf("%s dedupes publishes for %v only; retried publishes after that are stored twice (the tasks bucket still answers them once)",
-			schemas.StreamTickets, cfg.Duplicates))
-	}
-	if cfg.Retention == jetstream.WorkQueuePolicy {
-		out = append(out, schemas.StreamTickets+" is a work queue: acked tickets are deleted, so they cannot be replayed")
+	if s, err := js.Stream(ctx, schemas.StreamTickets); err != nil {
+		out = append(out, fmt.Sprintf("stream %s settings not checked (this user may not read stream info): %v", schemas.StreamTickets, err))
+	} else {
+		out = append(out, streamWarnings(s.CachedInfo().Config)...)
 	}
 	c, err := js.Consumer(ctx, schemas.StreamTickets, schemas.ConsumerDrafts)
 	if err != nil {
@@ -44,7 +38,24 @@ func CheckSettings(ctx context.Context, js jetstream.JetStream, concurrency int)
 		out = append(out, fmt.Sprintf("%s AckWait %v: a missed in-progress heartbeat soon redelivers a ticket mid-call", schemas.ConsumerDrafts, cc.AckWait))
 	}
 	if cc.MaxDeliver < 0 {
-		out = append(out, fmt.Sprintf("%s redelivers forever: a ticket that always fails never gets its draft_failed (back-off up to %v)", schemas.ConsumerDrafts, longest))
+		out = append(out, fmt.Sprintf("%s redelivers forever: a ticket that always fails never gets its draft_failed (back-off up to %v)",
+			schemas.ConsumerDrafts, DefaultBackoff[len(DefaultBackoff)-1]))
+	}
+	return out
+}
+
+// streamWarnings are the TICKETS settings that weaken a guarantee.
+func streamWarnings(cfg jetstream.StreamConfig) []string {
+	var out []string
+	if cfg.Storage != jetstream.FileStorage {
+		out = append(out, schemas.StreamTickets+" uses memory storage: a server restart loses tickets")
+	}
+	if cfg.Duplicates < 2*time.Minute {
+		out = append(out, fmt.Sprintf("%s dedupes publishes for %v only; retried publishes after that are stored twice (the tasks bucket still answers them once)",
+			schemas.StreamTickets, cfg.Duplicates))
+	}
+	if cfg.Retention == jetstream.WorkQueuePolicy {
+		out = append(out, schemas.StreamTickets+" is a work queue: acked tickets are deleted, so they cannot be replayed")
 	}
 	return out
 }

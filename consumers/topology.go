@@ -64,37 +64,18 @@ func DefaultTopology() Topology {
 	}
 }
 
-// Apply creates or updates ghostwriter's streams, consumers and bucket. It
-// never deletes anything, and it creates TICKETS only if absent: that
-// stream belongs to the product. An existing TICKETS that does not capture
-// ghostwriter's result subjects is an error, since results would be lost.
-// Safe to run any number of times, from any number of processes.
-func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
-	tickets := jetstream.StreamConfig{
-		Name:        schemas.StreamTickets,
-		Description: "The product's ticket events and ghostwriter's results.",
-		Subjects:    []string{schemas.SubjectsTickets},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		MaxAge:      t.TicketsMaxAge,
-		Duplicates:  t.DuplicateWindow,
-		Replicas:    t.Replicas,
-	}
-	s, err := js.CreateStream(ctx, tickets)
-	switch {
-	case errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
-		s, err = js.Stream(ctx, schemas.StreamTickets)
-		if err != nil {
-			return fmt.Errorf("consumers.apply %s: %w", schemas.StreamTickets, err)
-		}
-		if err := capturesResults(s.CachedInfo().Config.Subjects); err != nil {
-			return fmt.Errorf("consumers.apply %s: %w", schemas.StreamTickets, err)
-		}
-	case err != nil:
-		return fmt.Errorf("consumers.apply %s: %w", schemas.StreamTickets, err)
-	}
+// ConsumerSpec is a durable consumer and the stream it reads.
+type ConsumerSpec struct {
+	Stream string
+	Config jetstream.ConsumerConfig
+}
 
-	own := []jetstream.StreamConfig{
+// Streams returns the streams Apply creates, TICKETS first. It is the one
+// definition that Apply, deploy/nats/streams and the NACK resources share.
+func (t Topology) Streams() []jetstream.StreamConfig {
+	streams := []jetstream.StreamConfig{
+		{Name: schemas.StreamTickets, Description: "The product's ticket events and ghostwriter's results.",
+			Subjects: []string{schemas.SubjectsTickets}, Retention: jetstream.LimitsPolicy, MaxAge: t.TicketsMaxAge},
 		{Name: schemas.StreamCosts, Description: "One ai.cost event per model call.",
 			Subjects: []string{schemas.SubjectsCosts}, Retention: jetstream.LimitsPolicy, MaxAge: t.CostsMaxAge},
 		{Name: schemas.StreamReplay, Description: "Events a replay feeds to the workers.",
@@ -104,56 +85,90 @@ func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		{Name: schemas.StreamShadow, Description: "Results of shadow replays; the product never reads them.",
 			Subjects: []string{schemas.SubjectsShadow}, Retention: jetstream.LimitsPolicy, MaxAge: t.TicketsMaxAge},
 	}
-	for _, cfg := range own {
-		cfg.Storage, cfg.Duplicates, cfg.Replicas = jetstream.FileStorage, t.DuplicateWindow, t.Replicas
+	for i := range streams {
+		streams[i].Storage, streams[i].Duplicates, streams[i].Replicas = jetstream.FileStorage, t.DuplicateWindow, t.Replicas
+	}
+	return streams
+}
+
+// Consumers returns the durable pull consumers Apply creates or updates.
+func (t Topology) Consumers() []ConsumerSpec {
+	return []ConsumerSpec{
+		{Stream: schemas.StreamTickets, Config: jetstream.ConsumerConfig{
+			Durable:       schemas.ConsumerDrafts,
+			Description:   "ghostwriter workers drafting replies to new tickets.",
+			FilterSubject: schemas.TypeTicketCreated,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       t.Drafts.AckWait,
+			MaxDeliver:    t.Drafts.MaxDeliver,
+			MaxAckPending: t.Drafts.MaxAckPending,
+		}},
+		{Stream: schemas.StreamReplay, Config: jetstream.ConsumerConfig{
+			Durable:       schemas.ConsumerReplay,
+			Description:   "ghostwriter workers reprocessing what replays select.",
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       t.Drafts.AckWait,
+			MaxDeliver:    t.Drafts.MaxDeliver,
+			MaxAckPending: t.Drafts.MaxAckPending,
+		}},
+		{Stream: schemas.StreamCosts, Config: jetstream.ConsumerConfig{
+			Durable:       schemas.ConsumerLedger,
+			Description:   "ghostwriter ledger writing ai.cost events into Postgres.",
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       t.Ledger.AckWait,
+			MaxDeliver:    t.Ledger.MaxDeliver,
+			MaxAckPending: t.Ledger.MaxAckPending,
+		}},
+	}
+}
+
+// Buckets returns the key-value buckets Apply creates or updates.
+func (t Topology) Buckets() []jetstream.KeyValueConfig {
+	buckets := []jetstream.KeyValueConfig{
+		{Bucket: schemas.BucketTasks, Description: "Terminal status per task, prompt version and source event.", TTL: t.TasksTTL},
+		{Bucket: schemas.BucketCache, Description: "Cached drafts by prompt version, model and input.", TTL: t.CacheTTL},
+		{Bucket: schemas.BucketReplays, Description: "Each replay's selection and progress.", TTL: t.TasksTTL},
+	}
+	for i := range buckets {
+		buckets[i].History, buckets[i].Storage, buckets[i].Replicas = 1, jetstream.FileStorage, t.Replicas
+	}
+	return buckets
+}
+
+// Apply creates or updates ghostwriter's streams, consumers and buckets. It
+// never deletes anything, and it creates TICKETS only if absent: that
+// stream belongs to the product. An existing TICKETS that does not capture
+// ghostwriter's result subjects is an error, since results would be lost.
+// Safe to run any number of times, from any number of processes.
+func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	streams := t.Streams()
+	_, err := js.CreateStream(ctx, streams[0])
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
+		s, err := js.Stream(ctx, schemas.StreamTickets)
+		if err != nil {
+			return fmt.Errorf("consumers.apply %s: %w", schemas.StreamTickets, err)
+		}
+		if err := capturesResults(s.CachedInfo().Config.Subjects); err != nil {
+			return fmt.Errorf("consumers.apply %s: %w", schemas.StreamTickets, err)
+		}
+	case err != nil:
+		return fmt.Errorf("consumers.apply %s: %w", schemas.StreamTickets, err)
+	}
+	for _, cfg := range streams[1:] {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("consumers.apply %s: %w", cfg.Name, err)
 		}
 	}
-
-	if _, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       schemas.ConsumerDrafts,
-		Description:   "ghostwriter workers drafting replies to new tickets.",
-		FilterSubject: schemas.TypeTicketCreated,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       t.Drafts.AckWait,
-		MaxDeliver:    t.Drafts.MaxDeliver,
-		MaxAckPending: t.Drafts.MaxAckPending,
-	}); err != nil {
-		return fmt.Errorf("consumers.apply %s: %w", schemas.ConsumerDrafts, err)
+	for _, c := range t.Consumers() {
+		if _, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config); err != nil {
+			return fmt.Errorf("consumers.apply %s: %w", c.Config.Durable, err)
+		}
 	}
-
-	if _, err := js.CreateOrUpdateConsumer(ctx, schemas.StreamReplay, jetstream.ConsumerConfig{
-		Durable:       schemas.ConsumerReplay,
-		Description:   "ghostwriter workers reprocessing what replays select.",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       t.Drafts.AckWait,
-		MaxDeliver:    t.Drafts.MaxDeliver,
-		MaxAckPending: t.Drafts.MaxAckPending,
-	}); err != nil {
-		return fmt.Errorf("consumers.apply %s: %w", schemas.ConsumerReplay, err)
-	}
-
-	if _, err := js.CreateOrUpdateConsumer(ctx, schemas.StreamCosts, jetstream.ConsumerConfig{
-		Durable:       schemas.ConsumerLedger,
-		Description:   "ghostwriter ledger writing ai.cost events into Postgres.",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       t.Ledger.AckWait,
-		MaxDeliver:    t.Ledger.MaxDeliver,
-		MaxAckPending: t.Ledger.MaxAckPending,
-	}); err != nil {
-		return fmt.Errorf("consumers.apply %s: %w", schemas.ConsumerLedger, err)
-	}
-
-	for _, kv := range []jetstream.KeyValueConfig{
-		{Bucket: schemas.BucketTasks, Description: "Terminal status per task, prompt version and source event.", TTL: t.TasksTTL},
-		{Bucket: schemas.BucketCache, Description: "Cached drafts by prompt version, model and input.", TTL: t.CacheTTL},
-		{Bucket: schemas.BucketReplays, Description: "Each replay's selection and progress.", TTL: t.TasksTTL},
-	} {
-		kv.History, kv.Storage, kv.Replicas = 1, jetstream.FileStorage, t.Replicas
+	for _, kv := range t.Buckets() {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kv); err != nil {
 			return fmt.Errorf("consumers.apply %s: %w", kv.Bucket, err)
 		}

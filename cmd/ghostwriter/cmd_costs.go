@@ -55,7 +55,7 @@ func runCosts(ctx context.Context, args []string, env *environ) error {
 	if !ok {
 		return usagef("--format %q: want table, csv or json", *format)
 	}
-	store, err := ledger.Open(ctx, *databaseURL)
+	store, err := openStore(ctx, *databaseURL)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 )
 
@@ -22,7 +20,7 @@ func runDLQ(ctx context.Context, args []string, env *environ) error {
 		return usagef("%s", usage)
 	}
 	c := newCommand("dlq "+args[0], "", "Inspect and re-drive dead letters in GHOSTWRITER_DLQ.", env.stderr)
-	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
+	natsCfg := c.natsFlags()
 	from := c.flags.Uint64("from", 0, "list from this sequence of GHOSTWRITER_DLQ")
 	limit := c.flags.Int("limit", 50, "list at most this many")
 	if err := c.parse(args[1:], env.getenv); err != nil {
@@ -39,7 +37,7 @@ func runDLQ(ctx context.Context, args []string, env *environ) error {
 	if args[0] == "redrive" && len(seqs) == 0 {
 		return usagef("%s", usage)
 	}
-	nc, js, err := connect(*natsURL, "ghostwriter-dlq", slog.Default())
+	nc, js, err := connect(*natsCfg, "ghostwriter-dlq", slog.Default())
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 func runLedger(ctx context.Context, args []string, env *environ) error {
 	c := newCommand("ledger", "", "Write ai.cost events into the Postgres ledger. Applies the ledger's migrations\n(under an advisory lock) and the config file's budgets at start-up. The streams\nmust exist: run 'ghostwriter streams apply' once.", env.stderr)
-	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
+	natsCfg := c.natsFlags()
 	databaseURL := c.databaseFlag()
 	lc := c.logFlags()
 	if err := c.parse(args, env.getenv); err != nil {
@@ -39,7 +39,7 @@ func runLedger(ctx context.Context, args []string, env *environ) error {
 		return err
 	}
 	defer store.Close()
-	nc, js, err := connect(*natsURL, "ghostwriter-ledger", log)
+	nc, js, err := connect(*natsCfg, "ghostwriter-ledger", log)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-
-	"github.com/ghostwriter-ai/ghostwriter/ledger"
 )
 
 func runMigrate(ctx context.Context, args []string, env *environ) error {
@@ -19,7 +17,7 @@ func runMigrate(ctx context.Context, args []string, env *environ) error {
 	if *databaseURL == "" {
 		return usagef("migrate needs --database-url (or GHOSTWRITER_DATABASE_URL)")
 	}
-	store, err := ledger.Open(ctx, *databaseURL)
+	store, err := openStore(ctx, *databaseURL)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
@@ -17,7 +16,7 @@ import (
 
 func runPublish(ctx context.Context, args []string, env *environ) error {
 	c := newCommand("publish", "[FILE|-]", "Publish an event. FILE (or stdin) holds a whole CloudEvents envelope, the data\nobject of --type, or plain text, which becomes the body of a ticket.created.\nWith --wait, print the resulting ticket.draft_ready or ticket.draft_failed on stdout.", env.stderr)
-	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
+	natsCfg := c.natsFlags()
 	typ := c.flags.String("type", schemas.TypeTicketCreated, "event type of a data object")
 	source := c.flags.String("source", "ghostwriter-cli", "CloudEvents source of the event")
 	ticketID := c.flags.String("ticket-id", "", "ticket id for a plain-text body (default: a new one)")
@@ -57,7 +56,7 @@ func runPublish(ctx context.Context, args []string, env *environ) error {
 		event.TraceParent = schemas.NewTraceparent()
 	}
 
-	nc, js, err := connect(*natsURL, "ghostwriter-publish", slog.Default())
+	nc, js, err := connect(*natsCfg, "ghostwriter-publish", slog.Default())
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 )
 
@@ -16,7 +14,7 @@ import (
 // feeds them to the workers again as live work.
 func runReconcile(ctx context.Context, args []string, env *environ) error {
 	c := newCommand("reconcile", "", "Find ticket.created events with no ticket.draft_ready or ticket.draft_failed after\ntheir deadline, and re-drive them (or only report them with --dry-run).", env.stderr)
-	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
+	natsCfg := c.natsFlags()
 	since := c.flags.String("since", "24h", "look at events from this time (RFC 3339, or a duration ago)")
 	deadline := c.flags.Duration("deadline", 10*time.Minute, "an event younger than this may still be in flight: leave it")
 	task := c.flags.String("task", "support_draft", "task whose results count")
@@ -29,7 +27,7 @@ func runReconcile(ctx context.Context, args []string, env *environ) error {
 	if err != nil {
 		return usagef("--since: %v", err)
 	}
-	nc, js, err := connect(*natsURL, "ghostwriter-reconcile", slog.Default())
+	nc, js, err := connect(*natsCfg, "ghostwriter-reconcile", slog.Default())
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
@@ -39,7 +37,7 @@ func runReplay(ctx context.Context, args []string, env *environ) error {
 		args = append(args[1:], args[0])
 	}
 	c := newCommand("replay "+verb, "", "Reprocess a slice of TICKETS: select events, feed them to the workers through\nGHOSTWRITER_REPLAY, optionally with another prompt version and in shadow.", env.stderr)
-	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
+	natsCfg := c.natsFlags()
 	var spec consumers.ReplaySpec
 	var since, until, tickets, tenants, ticketFile string
 	var maxCost float64
@@ -71,7 +69,7 @@ func runReplay(ctx context.Context, args []string, env *environ) error {
 	if err := c.parse(args, env.getenv); err != nil {
 		return err
 	}
-	nc, js, err := connect(*natsURL, "ghostwriter-replay", slog.Default())
+	nc, js, err := connect(*natsCfg, "ghostwriter-replay", slog.Default())
 	if err != nil {
 		return err
 	}

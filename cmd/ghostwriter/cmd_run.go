@@ -59,7 +59,7 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 		"model", d.model, "prompt_version", d.prompt.Version)
 	fmt.Fprintf(env.stderr, "\n  NATS_URL=%s\n  publish a ticket:  ghostwriter publish --nats-url %s --wait testdata/tickets/01-refund-double-charge.json\n\n", url, url)
 
-	nc, js, err := connect(url, "ghostwriter-run", log)
+	nc, js, err := connect(natsConfig{url: url}, "ghostwriter-run", log)
 	if err != nil {
 		return err
 	}

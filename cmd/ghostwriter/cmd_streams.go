@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 )
 
@@ -19,7 +17,7 @@ func runStreams(ctx context.Context, args []string, env *environ) error {
 		return usagef("usage: ghostwriter streams apply [flags]")
 	}
 	c := newCommand("streams apply", "", "Create or update ghostwriter's streams, consumers and bucket. Never deletes;\ncreates the product's TICKETS stream only if it is absent.", env.stderr)
-	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
+	natsCfg := c.natsFlags()
 	topo := c.topologyFlags()
 	if err := c.parse(args[1:], env.getenv); err != nil {
 		return err
@@ -27,7 +25,7 @@ func runStreams(ctx context.Context, args []string, env *environ) error {
 	if c.flags.NArg() > 0 {
 		return usagef("streams apply takes no arguments, got %q", c.flags.Args())
 	}
-	nc, js, err := connect(*natsURL, "ghostwriter-streams", slog.Default())
+	nc, js, err := connect(*natsCfg, "ghostwriter-streams", slog.Default())
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,10 @@
 package main
 
-import (
-	"context"
-
-	"github.com/nats-io/nats.go"
-)
+import "context"
 
 func runWorker(ctx context.Context, args []string, env *environ) error {
 	c := newCommand("worker", "", "Draft replies to ticket.created from an external NATS server. The streams\nmust exist: run 'ghostwriter streams apply' once with a user allowed to create them.", env.stderr)
-	natsURL := c.flags.String("nats-url", nats.DefaultURL, "NATS server URL (also NATS_URL)")
+	natsCfg := c.natsFlags()
 	lc := c.logFlags()
 	wc := c.workerFlags()
 	obs := c.observerFlags()
@@ -22,7 +18,7 @@ func runWorker(ctx context.Context, args []string, env *environ) error {
 		return err
 	}
 	defer releaseBudgets()
-	nc, js, err := connect(*natsURL, "ghostwriter-worker", d.log)
+	nc, js, err := connect(*natsCfg, "ghostwriter-worker", d.log)
 	if err != nil {
 		return err
 	}

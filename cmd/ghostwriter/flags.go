@@ -15,10 +15,17 @@ import (
 var errHelp = errors.New("help requested")
 
 // envAliases are the standard variables honoured besides GHOSTWRITER_<FLAG>.
+// The NATS_* names are those of the nats CLI, so one environment serves both.
 var envAliases = map[string]string{
-	"nats-url":        "NATS_URL",
-	"openai-api-key":  "OPENAI_API_KEY",
-	"openai-base-url": "OPENAI_BASE_URL",
+	"nats-url":            "NATS_URL",
+	"nats-creds":          "NATS_CREDS",
+	"nats-nkey":           "NATS_NKEY",
+	"nats-tls-ca":         "NATS_CA",
+	"nats-tls-cert":       "NATS_CERT",
+	"nats-tls-key":        "NATS_KEY",
+	"openai-api-key":      "OPENAI_API_KEY",
+	"openai-api-key-file": "OPENAI_API_KEY_FILE",
+	"openai-base-url":     "OPENAI_BASE_URL",
 }
 
 // command is one subcommand: its flags and what it does with them.
@@ -30,12 +37,17 @@ type command struct {
 	// explicit holds the flags given by flag, environment or config file,
 	// rather than left at their default.
 	explicit map[string]bool
+	// from says where each explicit flag came from: one of the from*
+	// levels, higher wins.
+	from map[string]int
+	// secrets are the flags whose value may also come from a file.
+	secrets []secretFlag
 	// configPath is the config file in use, "" for none.
 	configPath string
 }
 
 func newCommand(name, usage, summary string, stderr io.Writer) *command {
-	c := &command{name: name, usage: usage, summary: summary, explicit: map[string]bool{}}
+	c := &command{name: name, usage: usage, summary: summary, explicit: map[string]bool{}, from: map[string]int{}}
 	c.flags = flag.NewFlagSet(name, flag.ContinueOnError)
 	c.flags.SetOutput(stderr)
 	c.flags.String("config", "", "YAML config file; its keys are flag names")
@@ -56,7 +68,7 @@ func (c *command) parse(args []string, getenv func(string) string) error {
 		}
 		return usageError{err}
 	}
-	c.flags.Visit(func(f *flag.Flag) { c.explicit[f.Name] = true })
+	c.flags.Visit(func(f *flag.Flag) { c.explicit[f.Name], c.from[f.Name] = true, fromFlag })
 	fromEnv := func(name string) (string, bool) {
 		if v := getenv(envName(name)); v != "" {
 			return v, true
@@ -82,10 +94,11 @@ func (c *command) parse(args []string, getenv func(string) string) error {
 			return
 		}
 		v, ok := fromEnv(f.Name)
+		level := fromEnvironment
 		if !ok {
 			var raw any
 			if raw, ok = file[f.Name]; ok {
-				v = fmt.Sprint(raw)
+				v, level = fmt.Sprint(raw), fromConfig
 			}
 		}
 		if !ok {
@@ -94,13 +107,20 @@ func (c *command) parse(args []string, getenv func(string) string) error {
 		if err := f.Value.Set(v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
 		}
-		c.explicit[f.Name] = true
+		c.explicit[f.Name], c.from[f.Name] = true, level
 	})
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
 	}
-	return nil
+	return c.readSecrets()
 }
+
+// Where a flag's value came from; a higher level wins.
+const (
+	fromConfig = iota + 1
+	fromEnvironment
+	fromFlag
+)
 
 func envName(flagName string) string {
 	return "GHOSTWRITER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))

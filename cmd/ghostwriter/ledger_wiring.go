@@ -13,15 +13,18 @@ import (
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
-// databaseFlag adds --database-url (also GHOSTWRITER_DATABASE_URL).
+// databaseFlag adds --database-url and --database-url-file: the URL holds
+// a password, so it is a secret.
 func (c *command) databaseFlag() *string {
-	return c.flags.String("database-url", "", "Postgres URL of the cost ledger, e.g. postgres://user@localhost:5432/ghostwriter (also GHOSTWRITER_DATABASE_URL)")
+	url := new(string)
+	c.secretVar(url, "database-url", "Postgres `URL` of the cost ledger, e.g. postgres://user@localhost:5432/ghostwriter (also GHOSTWRITER_DATABASE_URL)")
+	return url
 }
 
 // openLedger opens the Postgres ledger, applies its migrations under the
 // advisory lock, and writes the config file's budgets.
 func openLedger(ctx context.Context, url string, m money, log *slog.Logger) (*ledger.Store, error) {
-	store, err := ledger.Open(ctx, url)
+	store, err := openStore(ctx, url)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +124,7 @@ func (d *drafter) withBudgetStore(ctx context.Context, databaseURL string) (func
 		}
 		return func() {}, nil
 	}
-	store, err := ledger.Open(ctx, databaseURL)
+	store, err := openStore(ctx, databaseURL)
 	if err != nil {
 		return nil, err
 	}

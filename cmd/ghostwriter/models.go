@@ -79,13 +79,6 @@ func (wc *workerConfig) modelsConfig(configPath string, prompt *prompts.Prompt) 
 // buildPipeline turns the models configuration into a pipeline, and
 // describes its routes for the start-up log line.
 func (wc *workerConfig) buildPipeline(configPath string, getenv func(string) string, prompt *prompts.Prompt, log *slog.Logger, m *metrics.Metrics) (*pipeline.Pipeline, string, error) {
-	if wc.openAIAPIKeyFile != "" {
-		raw, err := os.ReadFile(wc.openAIAPIKeyFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("api key file: %w", err)
-		}
-		wc.apiKey = strings.TrimSpace(string(raw))
-	}
 	mc, err := wc.modelsConfig(configPath, prompt)
 	if err != nil {
 		return nil, "", err

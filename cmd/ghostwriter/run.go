@@ -37,6 +37,14 @@ var subcommands = map[string]subcommand{
 	"prompts":   {"prompts list | show TASK [VERSION] | lint: inspect and check the prompt files", runPrompts},
 }
 
+// hidden subcommands are tools, not contracts; the usage text leaves them
+// out.
+var hidden = map[string]func(ctx context.Context, args []string, env *environ) error{
+	"fakeai":      runFakeAI,      // the fake OpenAI-compatible API the tests use
+	"healthcheck": runHealthcheck, // the container image's HEALTHCHECK
+	"devsecrets":  runDevSecrets,  // throwaway secrets for deploy/compose.yaml
+}
+
 // run is main without the process: it parses args, runs one subcommand and
 // returns its error. Tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -48,8 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return errHelp
 	}
-	if args[0] == "fakeai" { // hidden: a development aid, not a contract
-		return runFakeAI(ctx, args[1:], env)
+	if tool, ok := hidden[args[0]]; ok {
+		return tool(ctx, args[1:], env)
 	}
 	sub, ok := subcommands[args[0]]
 	if !ok {

@@ -61,7 +61,6 @@ func (lc *logConfig) logger(env *environ) (*slog.Logger, error) {
 type workerConfig struct {
 	openAIBaseURL    string
 	apiKey           string
-	openAIAPIKeyFile string
 	model            string
 	modelTimeout     time.Duration
 	concurrency      int
@@ -86,8 +85,7 @@ func (c *command) workerFlags() *workerConfig {
 	wc := &workerConfig{}
 	f := c.flags
 	f.StringVar(&wc.openAIBaseURL, "openai-base-url", "", "OpenAI-compatible API root, e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (also OPENAI_BASE_URL)")
-	f.StringVar(&wc.apiKey, "openai-api-key", "", "API key (also OPENAI_API_KEY); prefer --openai-api-key-file")
-	f.StringVar(&wc.openAIAPIKeyFile, "openai-api-key-file", "", "file holding the API key")
+	c.secretVar(&wc.apiKey, "openai-api-key", "API `key` (also OPENAI_API_KEY)")
 	f.StringVar(&wc.model, "model", "", "model name; default: the prompt's own choice")
 	f.DurationVar(&wc.modelTimeout, "model-timeout", 30*time.Second, "timeout of one model call")
 	f.IntVar(&wc.concurrency, "concurrency", 8, "tickets handled at once by this process")
@@ -112,16 +110,23 @@ func (wc *workerConfig) Validate() error {
 		return usagef("--model-timeout must be positive")
 	case wc.maxBodyBytes <= 0:
 		return usagef("--max-body-bytes must be positive")
-	case wc.apiKey != "" && wc.openAIAPIKeyFile != "":
-		return usagef("give --openai-api-key or --openai-api-key-file, not both")
 	}
 	return nil
 }
 
-// connect dials NATS and keeps reconnecting for as long as the process
-// lives: a broker restart must not end the workers (nats.go#1622).
-func connect(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url,
+// connect dials NATS with cfg's user, TLS and inbox prefix, and keeps
+// reconnecting for as long as the process lives: a broker restart must not
+// end the workers (nats.go#1622).
+func connect(cfg natsConfig, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	auth, err := cfg.options()
+	if err != nil {
+		return nil, nil, err
+	}
+	url := redactURL(cfg.url)
+	nc, err := nats.Connect(cfg.url, append(auth,
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
@@ -131,7 +136,16 @@ func connect(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStrea
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
-	)
+		// Permission violations arrive here: a user missing a right shows
+		// in the log instead of as a silent stall.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Warn("nats error", "err", err, "subject", sub.Subject)
+				return
+			}
+			log.Warn("nats error", "err", err)
+		}),
+	)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect %s: %w", url, err)
 	}
