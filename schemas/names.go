@@ -33,6 +33,9 @@ const (
 
 	ConsumerDrafts = "ghostwriter-drafts"
 	ConsumerLedger = "ghostwriter-ledger"
+	// ConsumerFeedback reads ticket.draft_ready and ticket.reply_sent
+	// from TICKETS, to score the replies humans send against the drafts.
+	ConsumerFeedback = "ghostwriter-feedback"
 
 	BucketTasks = "ghostwriter_tasks"
 	// BucketCache holds cached drafts when the response cache is on.
