@@ -27,9 +27,10 @@ var subcommands = map[string]subcommand{
 	"publish": {"publish a ticket.created (or any contract event) from a file or stdin", runPublish},
 	"streams": {"streams apply: create or update streams, consumers and buckets", runStreams},
 	"dlq":     {"dlq list | dlq redrive SEQ...: inspect and re-drive dead letters", runDLQ},
-	"ledger":  {"write ai.cost events into the Postgres ledger", runLedger},
+	"ledger":  {"write ai.cost events and reply feedback into the Postgres ledger", runLedger},
 	"migrate": {"apply the ledger's Postgres migrations", runMigrate},
 	"costs":   {"print spend by day, tenant, model, task and prompt version", runCosts},
+	"quality": {"print what humans kept of the drafts, beside their cost", runQuality},
 }
 
 // run is main without the process: it parses args, runs one subcommand and
