@@ -1,9 +1,12 @@
 # ghostwriter — everything a newcomer needs: `make run` and `make test`.
 GO       ?= go
 BIN      := bin/ghostwriter
+DESK     := bin/supportdesk
 DATA_DIR ?= ./data
 # CONFIG holds the price table (and budgets, if you add them).
 CONFIG   ?= deploy/prices.yaml
+# ARTIFACTS keeps what tests leave to look at, such as the support desk's screenshot.
+ARTIFACTS ?= $(CURDIR)/artifacts
 
 .PHONY: run build test lint deps clean
 
@@ -12,14 +15,17 @@ CONFIG   ?= deploy/prices.yaml
 run: build
 	./$(BIN) run --demo --data-dir $(DATA_DIR) --config $(CONFIG)
 
-## build: the ghostwriter binary in ./bin
+## build: the ghostwriter and supportdesk binaries in ./bin
 build: deps
 	$(GO) build -o $(BIN) ./cmd/ghostwriter
+	$(GO) build -o $(DESK) ./cmd/supportdesk
 
 ## test: lint, then every test with the race detector (real in-process JetStream, real HTTP,
-## real Postgres named by GHOSTWRITER_TEST_DATABASE_URL, else the local one scripts/test-database starts)
+## real Postgres named by GHOSTWRITER_TEST_DATABASE_URL, else the local one scripts/test-database starts,
+## and headless Chromium for the support desk; screenshots land in $(ARTIFACTS))
 test: deps lint
 	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
+	GHOSTWRITER_ARTIFACTS="$${GHOSTWRITER_ARTIFACTS:-$(ARTIFACTS)}" \
 		$(GO) test -race -count=1 -timeout 10m ./...
 
 ## lint: gofmt check and go vet
@@ -32,4 +38,4 @@ deps:
 	$(GO) mod download
 
 clean:
-	rm -rf bin $(DATA_DIR)
+	rm -rf bin $(DATA_DIR) $(ARTIFACTS)
