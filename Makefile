@@ -10,10 +10,11 @@ ARTIFACTS ?= $(CURDIR)/artifacts
 
 .PHONY: run build test lint deps clean
 
-## run: everything in one process on an embedded NATS server; publishes the saved tickets.
-## The ledger is in memory unless GHOSTWRITER_DATABASE_URL names a Postgres database.
+## run: ghostwriter on an embedded NATS server (drafting the saved tickets too) and the support
+## desk beside it; prints the desk's URL, Ctrl-C stops both. The ledger is in memory unless
+## GHOSTWRITER_DATABASE_URL names a Postgres database; the desk's tickets unless SUPPORTDESK_DATABASE_URL does.
 run: build
-	./$(BIN) run --demo --data-dir $(DATA_DIR) --config $(CONFIG)
+	scripts/run --demo --data-dir $(DATA_DIR) --config $(CONFIG)
 
 ## build: the ghostwriter and supportdesk binaries in ./bin
 build: deps
