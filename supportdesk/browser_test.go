@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
 
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/internal/embednats"
@@ -46,6 +48,18 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
 	stopBrowser()
+	if code == 0 {
+		// Every goroutine the desk, the consumers and the browser started
+		// has ended. The embedded server's and client's own background
+		// goroutines end shortly after Shutdown/Close, not synchronously.
+		if err := goleak.Find(
+			goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).Shutdown.func1"),
+			goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).syncBlocks"),
+		); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

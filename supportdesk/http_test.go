@@ -5,13 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ghostwriter-ai/ghostwriter/internal/embednats"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
+	"github.com/ghostwriter-ai/ghostwriter/supportdesk"
 )
 
 // noRedirect is a client that shows redirects instead of following them.
@@ -138,5 +145,44 @@ func TestEventStream(t *testing.T) {
 	u := next()
 	if u["state"] != "ready" || u["label"] != "Draft ready" || !strings.Contains(u["panel"].(string), "Draft from ghostwriter") || u["draft_event_id"] == "" {
 		t.Errorf("update after the draft: %v", u)
+	}
+}
+
+// A broker that is away costs the agent nothing: the ticket is saved and
+// says at once that no draft will come.
+func TestTicketSavedWhenPublishFails(t *testing.T) {
+	t.Parallel()
+	srv := embednats.StartTest(t)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	store := supportdesk.NewMemory()
+	desk, err := supportdesk.New(supportdesk.Config{Store: store, JS: js, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := httptest.NewServer(desk.Handler())
+	defer web.Close()
+	if resp, body := post(t, web.URL+"/tickets", ticketForm("Where is my refund?"), nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %s\n%s", resp.Status, body)
+	}
+	got, err := store.Get(testContext(t), "SD-1001")
+	if err != nil || got.Failure == nil || got.Failure.Code != supportdesk.FailureNotPublished {
+		t.Fatalf("ticket %+v, %v; want it saved with failure %s", got, err, supportdesk.FailureNotPublished)
+	}
+	resp, err := http.Get(web.URL + "/tickets/SD-1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(page), "Draft unavailable") || !strings.Contains(string(page), "could not be handed to ghostwriter") {
+		t.Errorf("the page does not say the draft is unavailable:\n%s", page)
 	}
 }
