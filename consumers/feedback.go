@@ -23,12 +23,12 @@ type FeedbackStore interface {
 }
 
 // Feedback scores the replies humans send against ghostwriter's drafts.
-// It reads ticket.draft_ready and ticket.reply_sent from TICKETS in
-// stream order, one at a time: each draft is kept in the ledger, so that
-// when the product publishes ticket.reply_sent naming the draft's event
-// id, the reply is compared with the draft's text (ledger.Compare) and
-// one feedback row is recorded per reply, under the draft's task, prompt
-// version and model. A reply that names no draft counts as not used
+// It reads ticket.draft_ready and ticket.reply_sent from TICKETS, about
+// in stream order (two at a time). Each draft is kept in the ledger, so
+// that when the product publishes ticket.reply_sent naming the draft's
+// event id, the reply is compared with the draft's text (ledger.Compare)
+// and one feedback row is recorded per reply, under the draft's task,
+// prompt version and model. A reply that names no draft counts as not used
 // against the ticket's latest draft, if it had one.
 //
 // The product publishes a reply only after it saw the draft, so the
@@ -73,7 +73,10 @@ func (f *Feedback) Run(ctx context.Context) error {
 	if info := f.Consumer.CachedInfo(); info != nil && info.Config.AckWait > 0 {
 		every = info.Config.AckWait / 4
 	}
-	loop := &Loop{Consumer: f.Consumer, Handler: f.Handle, Concurrency: 1, InProgressEvery: every, Logger: f.Logger}
+	// Two at a time: stream order mostly holds (a reply handled beside
+	// its own draft is retried), and a one-message pull that is nak'd
+	// with short delays was seen to stall for many seconds.
+	loop := &Loop{Consumer: f.Consumer, Handler: f.Handle, Concurrency: 2, InProgressEvery: every, Logger: f.Logger}
 	return loop.Run(ctx)
 }
 

@@ -43,14 +43,15 @@ func (s *feedbackSpy) row(id string) (ledger.Feedback, bool) {
 	return f, ok
 }
 
-// startFeedback runs the feedback consumer until the test ends.
-func (h *harness) startFeedback(store consumers.FeedbackStore) {
+// startFeedback runs the feedback consumer until the test ends; a reply
+// naming an unknown draft gets unknownDeliveries deliveries, 10ms apart.
+func (h *harness) startFeedback(store consumers.FeedbackStore, unknownDeliveries int) {
 	h.t.Helper()
 	cons, err := consumers.FeedbackConsumer(h.ctx, h.js)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	f := &consumers.Feedback{JS: h.js, Consumer: cons, Store: store, UnknownDraftDeliveries: 2,
+	f := &consumers.Feedback{JS: h.js, Consumer: cons, Store: store, UnknownDraftDeliveries: unknownDeliveries,
 		Backoff: []time.Duration{10 * time.Millisecond}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithCancel(h.ctx)
 	var wg sync.WaitGroup
@@ -81,22 +82,26 @@ func (h *harness) draftFor(eventID string) (string, string) {
 	return env.ID, d.Draft
 }
 
-func (h *harness) publishReply(id string, r schemas.ReplySent) {
+// publishReply publishes a ticket.reply_sent and returns its stream
+// sequence.
+func (h *harness) publishReply(id string, r schemas.ReplySent) uint64 {
 	h.t.Helper()
 	env, err := schemas.New(schemas.TypeReplySent, "test", id, r)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := consumers.Publish(h.ctx, h.js, env); err != nil {
+	ack, err := consumers.Publish(h.ctx, h.js, env)
+	if err != nil {
 		h.t.Fatal(err)
 	}
+	return ack.Sequence
 }
 
 func TestFeedbackScoresReplies(t *testing.T) {
 	h := newHarness(t)
 	h.startWorker(rules.Model{}, 2)
 	spy := &feedbackSpy{Memory: ledger.NewMemory(), rows: map[string]ledger.Feedback{}}
-	h.startFeedback(spy)
+	h.startFeedback(spy, 2)
 
 	ticket := func(id, body string) schemas.TicketCreated {
 		return schemas.TicketCreated{TicketID: id, TenantID: "acme", Body: body}
@@ -151,8 +156,11 @@ func TestFeedbackScoresReplies(t *testing.T) {
 	// ticket's draft, and one that does not decode, are dead letters.
 	h.publishReply("reply-unknown", schemas.ReplySent{TicketID: "T-1", TenantID: "acme", FinalText: "x", DraftEventID: "no-such-draft"})
 	h.publishReply("reply-crossed", schemas.ReplySent{TicketID: "T-2", TenantID: "acme", FinalText: "x", DraftEventID: refund})
-	h.publishRaw(schemas.TypeReplySent, []byte(`{"specversion":"1.0","id":"bad","type":"ticket.reply_sent"}`))
-	h.feedbackSettled(10 * time.Second)
+	ack, err := h.js.Publish(h.ctx, schemas.TypeReplySent, []byte(`{"specversion":"1.0","id":"bad","type":"ticket.reply_sent"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.feedbackSettled(ack.Sequence, 10*time.Second)
 
 	for _, id := range []string{"reply-unknown", "reply-crossed"} {
 		if f, ok := spy.row(id); ok {
@@ -175,16 +183,28 @@ func TestFeedbackScoresReplies(t *testing.T) {
 	}
 }
 
-// feedbackSettled waits until the feedback consumer has nothing pending.
-func (h *harness) feedbackSettled(within time.Duration) {
+// feedbackSettled waits until the feedback consumer has decided every
+// message up to stream sequence seq. (Its pending count alone may lag a
+// publish that was just acknowledged.)
+func (h *harness) feedbackSettled(seq uint64, within time.Duration) {
 	h.t.Helper()
 	c, err := consumers.FeedbackConsumer(h.ctx, h.js)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	var last *jetstream.ConsumerInfo
+	h.t.Cleanup(func() {
+		if h.t.Failed() && last != nil {
+			h.t.Logf("feedback consumer: want ack floor %d; pending=%d ack_pending=%d redelivered=%d delivered=%d ack_floor=%d waiting=%d",
+				seq, last.NumPending, last.NumAckPending, last.NumRedelivered, last.Delivered.Stream, last.AckFloor.Stream, last.NumWaiting)
+		}
+	})
 	h.waitFor("the feedback consumer to settle", within, func() bool {
 		info, err := c.Info(h.ctx)
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		if err == nil {
+			last = info
+		}
+		return err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0
 	})
 }
 
@@ -196,14 +216,16 @@ func TestFeedbackRetriesWhileTheStoreFails(t *testing.T) {
 	var mu sync.Mutex
 	down := true
 	failing := &flakyFeedback{Memory: mem, down: func() bool { mu.Lock(); defer mu.Unlock(); return down }}
-	h.startFeedback(failing)
+	// A reply may overtake its draft while the draft waits for a retry;
+	// here it never gives up on it.
+	h.startFeedback(failing, 1<<30)
 	draft, text := h.draftFor(h.publishTicket("evt-1", schemas.TicketCreated{TicketID: "T-1", TenantID: "acme", Body: "refund please"}))
-	h.publishReply("reply-1", schemas.ReplySent{TicketID: "T-1", TenantID: "acme", FinalText: text + "\n", DraftEventID: draft})
+	seq := h.publishReply("reply-1", schemas.ReplySent{TicketID: "T-1", TenantID: "acme", FinalText: text + "\n", DraftEventID: draft})
 	h.waitFor("a few failed attempts", 10*time.Second, func() bool { return failing.attempts() >= 3 })
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	h.feedbackSettled(10 * time.Second)
+	h.feedbackSettled(seq, 10*time.Second)
 	rows, err := mem.Quality(h.ctx, time.Now().Add(-time.Hour), time.Now())
 	if err != nil || len(rows) != 1 || rows[0].Drafts != 1 || rows[0].Accepted != 1 {
 		t.Errorf("after the outage: %+v, %v; want one draft, accepted", rows, err)
