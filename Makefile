@@ -1,27 +1,34 @@
 # ghostwriter — everything a newcomer needs: `make run` and `make test`.
 GO       ?= go
 BIN      := bin/ghostwriter
+DESK     := bin/supportdesk
 DATA_DIR ?= ./data
 # CONFIG holds the price table (and budgets, if you add them).
 CONFIG   ?= deploy/prices.yaml
+# ARTIFACTS keeps what tests leave to look at, such as the support desk's screenshot.
+ARTIFACTS ?= $(CURDIR)/artifacts
 
 .PHONY: run build test eval lint fuzz deps clean
 
-## run: everything in one process on an embedded NATS server; publishes the saved tickets.
-## The ledger is in memory unless GHOSTWRITER_DATABASE_URL names a Postgres database.
+## run: ghostwriter on an embedded NATS server (drafting the saved tickets too) and the support
+## desk beside it; prints the desk's URL, Ctrl-C stops both. The ledger is in memory unless
+## GHOSTWRITER_DATABASE_URL names a Postgres database; the desk's tickets unless SUPPORTDESK_DATABASE_URL does.
 run: build
-	./$(BIN) run --demo --data-dir $(DATA_DIR) --config $(CONFIG)
+	scripts/run --demo --data-dir $(DATA_DIR) --config $(CONFIG)
 
-## build: the ghostwriter binary in ./bin
+## build: the ghostwriter and supportdesk binaries in ./bin
 build: deps
 	$(GO) build -o $(BIN) ./cmd/ghostwriter
+	$(GO) build -o $(DESK) ./cmd/supportdesk
 
 ## test: lint, then every test with the race detector (real in-process JetStream, real HTTP,
-## real Postgres named by GHOSTWRITER_TEST_DATABASE_URL, else the local one scripts/test-database starts).
+## real Postgres named by GHOSTWRITER_TEST_DATABASE_URL, else the local one scripts/test-database starts,
+## and headless Chromium for the support desk; screenshots land in $(ARTIFACTS)).
 ## The eval gate is one of them: cmd/ghostwriter's TestEvalGate runs `ghostwriter eval` on
 ## testdata/eval/support_draft against the recorded answers, and fails on any unexpected result.
 test: deps lint
 	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
+	GHOSTWRITER_ARTIFACTS="$${GHOSTWRITER_ARTIFACTS:-$(ARTIFACTS)}" \
 		$(GO) test -race -count=1 -timeout 10m ./...
 
 ## eval: the saved examples against the recorded answers, as the gate runs them, with the pass table
@@ -44,4 +51,4 @@ deps:
 	$(GO) mod download
 
 clean:
-	rm -rf bin $(DATA_DIR)
+	rm -rf bin $(DATA_DIR) $(ARTIFACTS)

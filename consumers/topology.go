@@ -36,6 +36,9 @@ type Topology struct {
 	// Ledger is the ghostwriter-ledger consumer. Cost data is never given
 	// up on: MaxDeliver -1.
 	Ledger ConsumerSettings
+	// Feedback is the ghostwriter-feedback consumer of drafts and replies;
+	// like cost data, feedback outlives a store outage: MaxDeliver -1.
+	Feedback ConsumerSettings
 }
 
 // ConsumerSettings are the delivery settings of a durable pull consumer.
@@ -61,6 +64,7 @@ func DefaultTopology() Topology {
 		CacheTTL:        24 * time.Hour,
 		Drafts:          ConsumerSettings{AckWait: 60 * time.Second, MaxDeliver: 5, MaxAckPending: 256},
 		Ledger:          ConsumerSettings{AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 1024},
+		Feedback:        ConsumerSettings{AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 256},
 	}
 }
 
@@ -103,6 +107,16 @@ func (t Topology) Consumers() []ConsumerSpec {
 			AckWait:       t.Drafts.AckWait,
 			MaxDeliver:    t.Drafts.MaxDeliver,
 			MaxAckPending: t.Drafts.MaxAckPending,
+		}},
+		{Stream: schemas.StreamTickets, Config: jetstream.ConsumerConfig{
+			Durable:        schemas.ConsumerFeedback,
+			Description:    "ghostwriter feedback: drafts, and the replies humans sent from them.",
+			FilterSubjects: []string{schemas.TypeDraftReady, schemas.TypeReplySent},
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckWait:        t.Feedback.AckWait,
+			MaxDeliver:     t.Feedback.MaxDeliver,
+			MaxAckPending:  t.Feedback.MaxAckPending,
 		}},
 		{Stream: schemas.StreamReplay, Config: jetstream.ConsumerConfig{
 			Durable:       schemas.ConsumerReplay,
@@ -182,7 +196,7 @@ func capturesResults(subjects []string) error {
 	if slices.Contains(subjects, ">") || slices.Contains(subjects, schemas.SubjectsTickets) {
 		return nil
 	}
-	for _, want := range []string{schemas.TypeTicketCreated, schemas.TypeDraftReady, schemas.TypeDraftFailed} {
+	for _, want := range []string{schemas.TypeTicketCreated, schemas.TypeDraftReady, schemas.TypeDraftFailed, schemas.TypeReplySent} {
 		if !slices.Contains(subjects, want) {
 			return fmt.Errorf("stream subjects %v do not capture %s; add %q", subjects, want, schemas.SubjectsTickets)
 		}

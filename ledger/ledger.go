@@ -1,9 +1,10 @@
 // Package ledger owns ghostwriter's Postgres cost ledger through pgx: the
 // embedded migrations, one row per model call, spend per day, tenant
-// budgets with their reservations, and task outcomes. Store is the ledger
-// over Postgres; Memory keeps the same books in one process. Both
-// implement pipeline.Budget. It must not know about NATS: consumers feeds
-// it.
+// budgets with their reservations, task outcomes, and feedback: the
+// drafts and what humans kept of them in the replies they sent (Compare
+// scores a reply against its draft). Store is the ledger over Postgres;
+// Memory keeps the same books in one process. Both implement
+// pipeline.Budget. It must not know about NATS: consumers feeds it.
 package ledger
 
 import (

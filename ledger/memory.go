@@ -26,6 +26,8 @@ type Memory struct {
 	spend   map[spendKey]*SpendRow
 	budgets map[string]*memBudget
 	holds   map[string]memHold
+	drafts  map[string]Draft
+	replies map[string]Feedback
 }
 
 var _ pipeline.Budget = (*Memory)(nil)
@@ -55,6 +57,8 @@ func NewMemory() *Memory {
 		spend:   map[spendKey]*SpendRow{},
 		budgets: map[string]*memBudget{},
 		holds:   map[string]memHold{},
+		drafts:  map[string]Draft{},
+		replies: map[string]Feedback{},
 	}
 }
 

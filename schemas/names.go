@@ -42,6 +42,9 @@ const (
 	// ConsumerReplay feeds the workers what a replay selected.
 	ConsumerReplay = "ghostwriter-replay"
 	ConsumerLedger = "ghostwriter-ledger"
+	// ConsumerFeedback reads ticket.draft_ready and ticket.reply_sent
+	// from TICKETS, to score the replies humans send against the drafts.
+	ConsumerFeedback = "ghostwriter-feedback"
 
 	BucketTasks = "ghostwriter_tasks"
 	// BucketReplays holds each replay's spec and progress.

@@ -30,24 +30,9 @@ func runCosts(ctx context.Context, args []string, env *environ) error {
 	if *databaseURL == "" {
 		return usagef("costs needs --database-url (or GHOSTWRITER_DATABASE_URL)")
 	}
-	to := time.Now().UTC()
-	if *until != "" {
-		t, err := time.Parse(dateLayout, *until)
-		if err != nil {
-			return usagef("--until %q: want YYYY-MM-DD", *until)
-		}
-		to = t
-	}
-	from := to.AddDate(0, 0, -6)
-	if *since != "" {
-		t, err := time.Parse(dateLayout, *since)
-		if err != nil {
-			return usagef("--since %q: want YYYY-MM-DD", *since)
-		}
-		from = t
-	}
-	if from.After(to) {
-		return usagef("--since %s is after --until %s", from.Format(dateLayout), to.Format(dateLayout))
+	from, to, err := parseDays(*since, *until)
+	if err != nil {
+		return err
 	}
 	write, ok := map[string]func(io.Writer, []ledger.SpendRow) error{
 		"table": writeCostsTable, "csv": writeCostsCSV, "json": writeCostsJSON,
@@ -65,6 +50,27 @@ func runCosts(ctx context.Context, args []string, env *environ) error {
 		return err
 	}
 	return write(env.stdout, rows)
+}
+
+// parseDays reads --since and --until (YYYY-MM-DD, UTC): by default the
+// last 7 days up to today.
+func parseDays(since, until string) (from, to time.Time, err error) {
+	to = time.Now().UTC()
+	if until != "" {
+		if to, err = time.Parse(dateLayout, until); err != nil {
+			return from, to, usagef("--until %q: want YYYY-MM-DD", until)
+		}
+	}
+	from = to.AddDate(0, 0, -6)
+	if since != "" {
+		if from, err = time.Parse(dateLayout, since); err != nil {
+			return from, to, usagef("--since %q: want YYYY-MM-DD", since)
+		}
+	}
+	if from.After(to) {
+		return from, to, usagef("--since %s is after --until %s", from.Format(dateLayout), to.Format(dateLayout))
+	}
+	return from, to, nil
 }
 
 var costColumns = []string{"day", "tenant_id", "model", "task", "prompt_version", "calls",

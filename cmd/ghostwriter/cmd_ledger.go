@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,7 +14,7 @@ import (
 )
 
 func runLedger(ctx context.Context, args []string, env *environ) error {
-	c := newCommand("ledger", "", "Write ai.cost events into the Postgres ledger. Applies the ledger's migrations\n(under an advisory lock) and the config file's budgets at start-up. The streams\nmust exist: run 'ghostwriter streams apply' once.", env.stderr)
+	c := newCommand("ledger", "", "Write ai.cost events, drafts and reply feedback into the Postgres ledger. Applies the ledger's migrations\n(under an advisory lock) and the config file's budgets at start-up. The streams\nmust exist: run 'ghostwriter streams apply' once.", env.stderr)
 	natsCfg := c.natsFlags()
 	databaseURL := c.databaseFlag()
 	lc := c.logFlags()
@@ -51,9 +52,27 @@ func runLedger(ctx context.Context, args []string, env *environ) error {
 	if err != nil {
 		return err
 	}
-	log = log.With("consumer", schemas.ConsumerLedger)
+	fcons, err := consumers.FeedbackConsumer(ctx, js)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("%w (run 'ghostwriter streams apply' first)", err)
+	}
+	if err != nil {
+		return err
+	}
 	log.Info("ledger starting", "nats_url", nc.ConnectedUrlRedacted())
-	err = (&consumers.Ledger{JS: js, Consumer: cons, Store: store, Logger: log}).Run(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var ferr error
+	wg.Go(func() {
+		ferr = (&consumers.Feedback{JS: js, Consumer: fcons, Store: store,
+			Logger: log.With("consumer", schemas.ConsumerFeedback)}).Run(ctx)
+		cancel()
+	})
+	err = (&consumers.Ledger{JS: js, Consumer: cons, Store: store, Logger: log.With("consumer", schemas.ConsumerLedger)}).Run(ctx)
+	cancel()
+	wg.Wait()
+	err = errors.Join(err, ferr)
 	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 		log.Warn("nats drain", "err", derr)
 	}

@@ -77,13 +77,16 @@ budgets:
 		if err := json.Unmarshal(env.Data, &data); err != nil {
 			t.Fatal(err)
 		}
-		data["type"] = env.Type
+		data["type"], data["id"] = env.Type, env.ID
 		return data
 	}
+	var drafts []map[string]any
 	for _, body := range []string{"I was charged twice", "Where is my parcel?"} {
-		if d := publish("acme", body); d["type"] != schemas.TypeDraftReady || d["cost_microusd"] != 240.0 {
+		d := publish("acme", body)
+		if d["type"] != schemas.TypeDraftReady || d["cost_microusd"] != 240.0 {
 			t.Errorf("acme: %v, want draft_ready costing 240 µ$", d)
 		}
+		drafts = append(drafts, d)
 	}
 	before := ai.Calls()
 	if d := publish("capped", "Please help"); d["type"] != schemas.TypeDraftFailed || d["error_code"] != "budget_exceeded" {
@@ -111,7 +114,36 @@ budgets:
 	if rows[0] != want {
 		t.Errorf("costs row %+v, want %+v", rows[0], want)
 	}
+
+	// A human sends the first draft as it is: the feedback consumer in
+	// `run` scores it, and `quality` shows it beside the drafts' cost.
+	reply, _ := json.Marshal(schemas.ReplySent{TicketID: drafts[0]["ticket_id"].(string), TenantID: "acme",
+		FinalText: drafts[0]["draft"].(string), DraftEventID: drafts[0]["id"].(string)})
+	if err := run(ctx, []string{"publish", "--nats-url", url, "--type", schemas.TypeReplySent, "-"},
+		noEnv, strings.NewReader(string(reply)), &syncBuffer{}, &syncBuffer{}); err != nil {
+		t.Fatalf("publish reply: %v", err)
+	}
+	quality := func(format string) string {
+		var out syncBuffer
+		if err := run(ctx, []string{"quality", "--format", format}, getenv, strings.NewReader(""), &out, &syncBuffer{}); err != nil {
+			t.Fatalf("quality: %v", err)
+		}
+		return out.String()
+	}
+	var q []qualityJSON
+	poll.Until(t, 10*time.Second, "the reply's feedback in the ledger", func() bool {
+		q = nil
+		return json.Unmarshal([]byte(quality("json")), &q) == nil && len(q) == 1 && q[0].Replies == 1
+	})
+	wantQ := qualityJSON{Task: "support_draft", PromptVersion: "v1", Model: "gpt-4o-mini", Drafts: 2, Replies: 1, Accepted: 1,
+		AcceptedRate: 1, KeptRate: 1, CostPerDraftMicroUSD: 240, CostMicroUSD: 480}
+	if q[0] != wantQ {
+		t.Errorf("quality row %+v, want %+v", q[0], wantQ)
+	}
 	stop()
+	if table := quality("table"); !strings.Contains(table, "ACCEPTED%") || !strings.Contains(table, "100%") {
+		t.Errorf("quality table:\n%s", table)
+	}
 
 	table := costs("table")
 	if !strings.Contains(table, "gpt-4o-mini") || !strings.Contains(table, "TOTAL") || !strings.Contains(table, "0.000480") {
@@ -121,7 +153,7 @@ budgets:
 		t.Errorf("csv:\n%s", csv)
 	}
 	var out syncBuffer
-	if err := run(ctx, []string{"migrate"}, getenv, strings.NewReader(""), &out, &syncBuffer{}); err != nil || !strings.Contains(out.String(), "version 1 (0 migration(s) applied now)") {
+	if err := run(ctx, []string{"migrate"}, getenv, strings.NewReader(""), &out, &syncBuffer{}); err != nil || !strings.Contains(out.String(), "(0 migration(s) applied now)") {
 		t.Errorf("migrate: %v\n%s", err, out.String())
 	}
 }
@@ -140,6 +172,8 @@ func TestLedgerCommandsUsage(t *testing.T) {
 		{"costs without a database", []string{"costs"}, 2, "database-url"},
 		{"costs bad format", []string{"costs", "--database-url", "postgres://x", "--format", "xml"}, 2, "format"},
 		{"costs bad date", []string{"costs", "--database-url", "postgres://x", "--since", "yesterday"}, 2, "since"},
+		{"quality without a database", []string{"quality"}, 2, "database-url"},
+		{"quality bad format", []string{"quality", "--database-url", "postgres://x", "--format", "xml"}, 2, "format"},
 		{"costs reversed", []string{"costs", "--database-url", "postgres://x", "--since", "2026-12-05", "--until", "2026-12-04"}, 2, "after"},
 		{"no postgres", []string{"migrate", "--database-url", "postgres://postgres@127.0.0.1:1/x?connect_timeout=2"}, 1, "ledger.open"},
 	}

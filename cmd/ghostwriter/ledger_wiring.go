@@ -64,11 +64,12 @@ func writeBudgets(ctx context.Context, s limitSetter, budgets map[string]ledger.
 }
 
 // withLedger gives `run` its books. With a database URL: the Postgres
-// ledger, migrated, its budgets guarding the pipeline and its consumer
-// running in this process. Without: a ledger.Memory with the same
-// semantics, guarding budgets and counting this process's cost events
-// from an ephemeral consumer (the durable ghostwriter-ledger is left for
-// a real ledger to catch up). The returned func releases it.
+// ledger, migrated, its budgets guarding the pipeline and its consumers
+// (costs and feedback) running in this process. Without: a ledger.Memory
+// with the same semantics, guarding budgets and counting this process's
+// cost events and feedback from ephemeral consumers (the durable
+// ghostwriter-ledger and ghostwriter-feedback are left for a real ledger
+// to catch up). The returned func releases it.
 func (d *drafter) withLedger(ctx context.Context, js jetstream.JetStream, databaseURL string) (func(), error) {
 	if databaseURL != "" {
 		store, err := openLedger(ctx, databaseURL, d.money, d.log)
@@ -80,10 +81,17 @@ func (d *drafter) withLedger(ctx context.Context, js jetstream.JetStream, databa
 			store.Close()
 			return nil, err
 		}
+		fcons, err := consumers.FeedbackConsumer(ctx, js)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
 		d.pipe.Budget, d.ping = store, store.Ping
 		d.obs.watchBudgets(sortedKeys(d.money.budgets), store)
 		d.also = append(d.also, (&consumers.Ledger{JS: js, Consumer: cons, Store: store,
-			Logger: d.log.With("consumer", schemas.ConsumerLedger)}).Run)
+			Logger: d.log.With("consumer", schemas.ConsumerLedger)}).Run,
+			(&consumers.Feedback{JS: js, Consumer: fcons, Store: store,
+				Logger: d.log.With("consumer", schemas.ConsumerFeedback)}).Run)
 		d.log.Info("ledger: Postgres", "budgets", len(d.money.budgets))
 		return store.Close, nil
 	}
@@ -100,10 +108,23 @@ func (d *drafter) withLedger(ctx context.Context, js jetstream.JetStream, databa
 	if err != nil {
 		return nil, fmt.Errorf("in-memory ledger consumer: %w", err)
 	}
+	fcons, err := js.CreateConsumer(ctx, schemas.StreamTickets, jetstream.ConsumerConfig{
+		Description:       "ghostwriter run: feedback into the in-memory ledger of one process",
+		FilterSubjects:    []string{schemas.TypeDraftReady, schemas.TypeReplySent},
+		DeliverPolicy:     jetstream.DeliverNewPolicy,
+		AckPolicy:         jetstream.AckExplicitPolicy,
+		AckWait:           30 * time.Second,
+		InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("in-memory feedback consumer: %w", err)
+	}
 	d.pipe.Budget = mem
 	d.obs.watchBudgets(sortedKeys(d.money.budgets), mem)
 	d.also = append(d.also, (&consumers.Ledger{JS: js, Consumer: cons, Store: mem,
-		Logger: d.log.With("consumer", "in-memory-ledger")}).Run)
+		Logger: d.log.With("consumer", "in-memory-ledger")}).Run,
+		(&consumers.Feedback{JS: js, Consumer: fcons, Store: mem,
+			Logger: d.log.With("consumer", "in-memory-feedback")}).Run)
 	d.log.Info("ledger: in memory (set --database-url or GHOSTWRITER_DATABASE_URL for Postgres)", "budgets", len(d.money.budgets))
 	return func() {
 		rows, _ := mem.Spend(context.Background(), time.Unix(0, 0), time.Now().AddDate(0, 0, 1))
@@ -112,6 +133,16 @@ func (d *drafter) withLedger(ctx context.Context, js jetstream.JetStream, databa
 			calls, cost = calls+r.Calls, cost+r.CostMicroUSD
 		}
 		d.log.Info("in-memory ledger totals for this run", "calls", calls, "cost_microusd", cost, "cost_usd", formatUSD(cost))
+		quality, _ := mem.Quality(context.Background(), time.Unix(0, 0), time.Now().AddDate(0, 0, 1))
+		var total ledger.QualityRow
+		for _, q := range quality {
+			total.Drafts, total.Replies, total.Accepted = total.Drafts+q.Drafts, total.Replies+q.Replies, total.Accepted+q.Accepted
+			total.LightlyEdited, total.Rewritten, total.NotUsed = total.LightlyEdited+q.LightlyEdited, total.Rewritten+q.Rewritten, total.NotUsed+q.NotUsed
+		}
+		if total.Replies > 0 {
+			d.log.Info("in-memory feedback for this run", "drafts", total.Drafts, "replies", total.Replies,
+				"accepted", total.Accepted, "lightly_edited", total.LightlyEdited, "rewritten", total.Rewritten, "not_used", total.NotUsed)
+		}
 	}, nil
 }
 

@@ -298,8 +298,8 @@ func TestLeastPrivilegeUsers(t *testing.T) {
 		t.Fatalf("TICKETS: %v", err)
 	}
 	info := st.CachedInfo()
-	if info.State.Msgs < 2 || info.State.Consumers != 1 {
-		t.Errorf("TICKETS holds %d messages and %d consumers; want the ticket, its draft and ghostwriter-drafts alone",
+	if info.State.Msgs < 2 || info.State.Consumers != 2 {
+		t.Errorf("TICKETS holds %d messages and %d consumers; want the ticket, its draft, ghostwriter-drafts and ghostwriter-feedback alone",
 			info.State.Msgs, info.State.Consumers)
 	}
 	// The API key is in no event.

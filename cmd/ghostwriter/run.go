@@ -35,6 +35,7 @@ var subcommands = map[string]subcommand{
 	"reconcile": {"find tickets with no result after their deadline and re-drive them", runReconcile},
 	"eval":      {"run a task's saved examples against a prompt version and a model", runEval},
 	"prompts":   {"prompts list | show TASK [VERSION] | lint: inspect and check the prompt files", runPrompts},
+	"quality":   {"print what humans kept of the drafts, beside their cost", runQuality},
 }
 
 // hidden subcommands are tools, not contracts; the usage text leaves them
