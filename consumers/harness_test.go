@@ -112,7 +112,7 @@ func (h *harness) connect() *nats.Conn {
 }
 
 // testRetry makes two attempts per delivery, a millisecond apart.
-var testRetry = pipeline.RetryPolicy{MaxAttempts: 2, Initial: time.Millisecond, Max: 2 * time.Millisecond, Budget: time.Second}
+var testRetry = pipeline.RetryPolicy{MaxAttempts: 2, Initial: time.Millisecond, Max: 2 * time.Millisecond, Budget: 30 * time.Second}
 
 // startWorker runs a worker until the returned stop is called (or the
 // test ends).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ghostwriter-ai/ghostwriter/ledger"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
@@ -34,8 +35,8 @@ type DiffRow struct {
 	Original      DiffSide `json:"original"`
 	Replayed      DiffSide `json:"replayed"`
 	ReasonChanged bool     `json:"reason_changed"`
-	// DraftSimilarity is 1 minus the word-level edit distance between the
-	// two drafts, over the longer one's length: 1 means the same words.
+	// DraftSimilarity is 1 minus the normalised edit distance between the
+	// two drafts (see Similarity): 1 means the same text.
 	DraftSimilarity float64 `json:"draft_similarity"`
 	// OriginalToFinal and ReplayedToFinal compare each draft with the
 	// reply sent; -1 when no reply was sent.
@@ -102,29 +103,9 @@ func ReplayDiff(ctx context.Context, js jetstream.JetStream, id string) ([]DiffR
 	return rows, nil
 }
 
-// Similarity is 1 minus the word-level Levenshtein distance of a and b
-// over the longer one's word count: 1 for the same words, 0 for nothing
-// in common, 1 for two empty texts.
+// Similarity is 1 minus the normalised edit distance the feedback ledger
+// uses (ledger.Compare): 1 for the same text, 0 for nothing in common.
 func Similarity(a, b string) float64 {
-	x, y := strings.Fields(strings.ToLower(a)), strings.Fields(strings.ToLower(b))
-	longest := max(len(x), len(y))
-	if longest == 0 {
-		return 1
-	}
-	prev, cur := make([]int, len(y)+1), make([]int, len(y)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(x); i++ {
-		cur[0] = i
-		for j := 1; j <= len(y); j++ {
-			cost := 1
-			if x[i-1] == y[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return 1 - float64(prev[len(y)])/float64(longest)
+	_, dist := ledger.Compare(a, b)
+	return 1 - dist
 }

@@ -49,8 +49,9 @@ func task(t *testing.T, body string) pipeline.Task {
 
 const validAnswer = `{"draft":"Hello","confidence":0.9,"reason":"other","requires_review":false}`
 
-// fastRetry keeps tests quick: three attempts a millisecond apart.
-var fastRetry = pipeline.RetryPolicy{MaxAttempts: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond, Budget: time.Second}
+// fastRetry keeps tests quick: three attempts a millisecond apart, under a
+// budget no loaded machine exhausts.
+var fastRetry = pipeline.RetryPolicy{MaxAttempts: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond, Budget: 30 * time.Second}
 
 // script answers with the given responses in turn, repeating the last.
 func script(answers ...pipeline.Response) *countingModel {

@@ -309,7 +309,7 @@ func TestDelayEndsWithClientDeadline(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want deadline exceeded", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > 30*time.Second { // the reply is held a minute
 		t.Errorf("returned after %v", d)
 	}
 }

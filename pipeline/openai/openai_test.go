@@ -367,7 +367,7 @@ func TestParentDeadlineWins(t *testing.T) {
 	if me := modelError(t, err); me.Code != pipeline.CodeTimeout || me.Detail != "caller deadline exceeded" {
 		t.Errorf("code %q detail %q, want timeout from the caller", me.Code, me.Detail)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 30*time.Second { // the client's own timeout is a minute
 		t.Errorf("returned after %v", d)
 	}
 }
