@@ -5,7 +5,13 @@ DATA_DIR ?= ./data
 # CONFIG holds the price table (and budgets, if you add them).
 CONFIG   ?= deploy/prices.yaml
 
-.PHONY: run build test lint deps clean
+# BENCH_N is how many tickets the throughput scenarios drain; BENCH_JSON where
+# the figures go as JSON; BENCH_FLAGS any other `ghostwriter bench` flags.
+BENCH_N     ?= 200000
+BENCH_JSON  ?= bin/bench.json
+BENCH_FLAGS ?=
+
+.PHONY: run build test bench lint deps clean
 
 ## run: everything in one process on an embedded NATS server; publishes the saved tickets.
 ## The ledger is in memory unless GHOSTWRITER_DATABASE_URL names a Postgres database.
@@ -21,6 +27,11 @@ build: deps
 test: deps lint
 	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
 		$(GO) test -race -count=1 -timeout 10m ./...
+
+## bench: throughput, latency and memory against the broker's own ceiling, on an
+## embedded file-storage JetStream server; a table on stdout, the figures in $(BENCH_JSON).
+bench: build
+	./$(BIN) bench --n $(BENCH_N) --json-out $(BENCH_JSON) $(BENCH_FLAGS)
 
 ## lint: gofmt check and go vet
 lint: deps

@@ -33,6 +33,7 @@ var subcommands = map[string]subcommand{
 	"top":       {"a live terminal view of a running ghostwriter", runTop},
 	"replay":    {"reprocess a slice of history, in shadow, with a cap; list, status, resume, cancel, diff", runReplay},
 	"reconcile": {"find tickets with no result after their deadline and re-drive them", runReconcile},
+	"bench":     {"measure throughput, latency and memory against the broker's own ceiling", runBench},
 }
 
 // run is main without the process: it parses args, runs one subcommand and
