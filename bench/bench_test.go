@@ -186,3 +186,18 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimSpace(p)))
 	return len(p), nil
 }
+
+func BenchmarkLatencyBound2000(b *testing.B) {
+	c, err := loadCorpus(os.DirFS("../testdata/tickets"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := QuickConfig()
+	for b.Loop() {
+		lb, err := runLatencyBound(b.Context(), cfg, c, 2000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(lb.Share, "share")
+	}
+}

@@ -262,7 +262,7 @@ type LatencyBound struct {
 
 // runLatencyBound is scenario 4 for one C: enough tickets pre-loaded that
 // the backlog outlasts the window, the worker started with concurrency C
-// (and the consumer's MaxAckPending raised to fit), one warm-up, then the
+// (and the consumer's MaxAckPending raised to fit), a warm-up, then the
 // acks counted over the window.
 func runLatencyBound(ctx context.Context, cfg Config, c corpus, conc int) (LatencyBound, error) {
 	l := cfg.ModelLatency
@@ -284,10 +284,7 @@ func runLatencyBound(ctx context.Context, cfg Config, c corpus, conc int) (Laten
 		return LatencyBound{}, err
 	}
 	defer stop()
-	if err := sleep(ctx, cfg.Warmup); err != nil {
-		return LatencyBound{}, err
-	}
-	done0, err := e.acked(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, n)
+	done0, err := warmUp(ctx, e, cfg.Warmup, 2*conc, n)
 	if err != nil {
 		return LatencyBound{}, err
 	}
@@ -311,6 +308,27 @@ func runLatencyBound(ctx context.Context, cfg Config, c corpus, conc int) (Laten
 	return LatencyBound{C: conc, LMS: float64(l) / float64(time.Millisecond), PerS: perS, Share: perS / ideal,
 		RSSMB: mb, RSSOwn: own, CPUMicros: float64(cpu.Microseconds()) / float64(max(done1-done0, 1)),
 		Preloaded: n, Seconds: took.Seconds()}, nil
+}
+
+// warmUp waits for at least d and for at least waves acks of n pre-loaded
+// tickets: the first waves of C tickets all start together and all need
+// the CPU together after L, which is no steady state. A worker that
+// cannot ack that many within stallAfter is measured as it is. It returns
+// the acks so far.
+func warmUp(ctx context.Context, e *env, d time.Duration, waves, n int) (int, error) {
+	start := time.Now()
+	for {
+		done, err := e.acked(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, n)
+		if err != nil {
+			return 0, err
+		}
+		if since := time.Since(start); since >= d && (done >= waves || since > stallAfter) {
+			return done, nil
+		}
+		if err := sleep(ctx, pollEvery); err != nil {
+			return 0, err
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
