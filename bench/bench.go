@@ -10,6 +10,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,22 +43,33 @@ type Config struct {
 	LiveFor time.Duration
 	// ReplayEvents is the size of the replay in the interference scenario.
 	ReplayEvents int
+	// BacklogN is the backlog of the opt-in memory scenario, drained for
+	// LiveFor after Warmup.
+	BacklogN int
 	// Warmup is left out of the latency-bound and live measurements;
 	// WarmupShare is the share of N the throughput scenarios ack before
 	// their measured span starts.
 	Warmup      time.Duration
 	WarmupShare float64
-	// Scenarios to run, by name (ScenarioCeiling...); empty runs all.
-	// The pipeline ratios need the ceiling in the same run.
+	// Scenarios to run, by name (ScenarioCeiling...); empty runs
+	// AllScenarios. The pipeline ratios need the ceiling in the same run;
+	// ScenarioBacklog runs only when named.
 	Scenarios []string
 	// Tickets holds the ticket.created data files (testdata/tickets).
 	Tickets fs.FS
 	// Progress hears a line as each scenario starts and ends; nil is quiet.
 	Progress io.Writer
+	// Commit names the code measured; empty means the VCS revision the
+	// binary was built with, if it was stamped with one.
+	Commit string
 }
 
-// AllScenarios lists the scenarios in the order they run.
-var AllScenarios = []string{ScenarioCeiling, ScenarioInstant, ScenarioHTTP, ScenarioLatency, ScenarioLive, ScenarioReplay}
+// AllScenarios lists the scenarios a run has by default, in the order
+// they run; KnownScenarios adds those that run only when named.
+var (
+	AllScenarios   = []string{ScenarioCeiling, ScenarioInstant, ScenarioHTTP, ScenarioLatency, ScenarioLive, ScenarioReplay}
+	KnownScenarios = append(slices.Clone(AllScenarios), ScenarioBacklog)
+)
 
 // DefaultConfig returns the sizes the issue names.
 func DefaultConfig() Config {
@@ -65,8 +77,8 @@ func DefaultConfig() Config {
 		N: 200_000, Concurrency: 64,
 		ModelLatency: 200 * time.Millisecond, LatencyConcurrency: []int{100, 1000, 2000}, LatencyWindow: 5 * time.Second,
 		Rates: []int{1000, 5000}, LiveFor: 20 * time.Second,
-		ReplayEvents: 10_000,
-		Warmup:       2 * time.Second, WarmupShare: 0.05,
+		ReplayEvents: 10_000, BacklogN: 1_000_000,
+		Warmup: 2 * time.Second, WarmupShare: 0.05,
 	}
 }
 
@@ -110,9 +122,12 @@ func (c Config) Validate() error {
 	if c.ReplayEvents < 1 && c.runs(ScenarioReplay) {
 		errs = append(errs, errors.New("replay events must be at least 1"))
 	}
+	if c.BacklogN < 1 && c.runs(ScenarioBacklog) {
+		errs = append(errs, errors.New("backlog must be at least 1 ticket"))
+	}
 	for _, s := range c.Scenarios {
-		if !slices.Contains(AllScenarios, s) {
-			errs = append(errs, fmt.Errorf("unknown scenario %q; want some of %v", s, AllScenarios))
+		if !slices.Contains(KnownScenarios, s) {
+			errs = append(errs, fmt.Errorf("unknown scenario %q; want some of %v", s, KnownScenarios))
 		}
 	}
 	if c.Tickets == nil {
@@ -122,7 +137,10 @@ func (c Config) Validate() error {
 }
 
 func (c Config) runs(name string) bool {
-	return len(c.Scenarios) == 0 || slices.Contains(c.Scenarios, name)
+	if len(c.Scenarios) == 0 {
+		return slices.Contains(AllScenarios, name)
+	}
+	return slices.Contains(c.Scenarios, name)
 }
 
 func (c Config) progress(format string, args ...any) {
@@ -142,6 +160,7 @@ type Report struct {
 	LatencyBound []LatencyBound `json:"latency_bound"`
 	Live         []Live         `json:"live"`
 	Replay       *Replay        `json:"replay"`
+	Backlog      *Backlog       `json:"backlog,omitempty"`
 	GoVersion    string         `json:"go_version"`
 	Commit       string         `json:"commit"`
 	CPUs         int            `json:"cpus"`
@@ -174,6 +193,7 @@ type Sizes struct {
 	Rates              []int    `json:"rates"`
 	LiveForS           float64  `json:"live_for_s"`
 	ReplayEvents       int      `json:"replay_events"`
+	BacklogN           int      `json:"backlog_n,omitempty"`
 	WarmupS            float64  `json:"warmup_s"`
 	WarmupShare        float64  `json:"warmup_share"`
 	Scenarios          []string `json:"scenarios"`
@@ -196,7 +216,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		scenarios = AllScenarios
 	}
 	r := &Report{
-		GoVersion: runtime.Version(), Commit: commit(), CPUs: runtime.NumCPU(),
+		GoVersion: runtime.Version(), Commit: cmp.Or(cfg.Commit, commit()), CPUs: runtime.NumCPU(),
 		OS: runtime.GOOS + "/" + runtime.GOARCH, Started: time.Now().UTC().Truncate(time.Second),
 		LoadStart: loadAverage(), Tickets: len(c.tickets), TicketBytes: c.meanBytes,
 		LatencyBound: []LatencyBound{}, Live: []Live{}, Throughput: []Throughput{},
@@ -287,6 +307,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		} else {
 			cfg.progress("replay: live p99 %s ms without, %s ms while replaying", msText(row.Without.P99MS), msText(row.DuringP99MS))
 			r.Replay = &row
+		}
+	}
+	if cfg.runs(ScenarioBacklog) && ctx.Err() == nil {
+		r.Config.BacklogN = cfg.BacklogN
+		cfg.progress("backlog: %d tickets pre-loaded, drained for %v", cfg.BacklogN, cfg.LiveFor)
+		row, err := runBacklog(ctx, cfg, c, cfg.BacklogN)
+		if err != nil {
+			fail("backlog", err)
+		} else {
+			cfg.progress("backlog: RSS %.0f MB loaded, %.0f to %.0f MB (max %.0f) while draining", row.LoadedMB, row.FirstMB, row.LastMB, row.MaxMB)
+			r.Backlog = &row
 		}
 	}
 	r.Seconds = time.Since(start).Seconds()

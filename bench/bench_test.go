@@ -106,6 +106,28 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
+// TestBacklogSmoke runs the opt-in memory scenario at a tiny size.
+func TestBacklogSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an embedded server")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cfg := tiny()
+	cfg.Scenarios, cfg.BacklogN = []string{ScenarioBacklog}, 3000
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	b := r.Backlog
+	if b == nil || b.Samples == 0 || b.Drained == 0 || !(b.MaxMB >= b.FirstMB) || b.LoadedMB <= 0 {
+		t.Errorf("backlog = %+v, want samples of a drain", b)
+	}
+	if len(r.Throughput)+len(r.Live)+len(r.LatencyBound) != 0 || r.Replay != nil {
+		t.Error("scenarios ran that were not named")
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	for name, c := range map[string]func(*Config){
 		"no tickets":       func(c *Config) { c.N = 0 },
@@ -113,6 +135,7 @@ func TestConfigValidate(t *testing.T) {
 		"unknown scenario": func(c *Config) { c.Scenarios = []string{"nope"} },
 		"zero rate":        func(c *Config) { c.Rates = []int{0} },
 		"warm-up share 1":  func(c *Config) { c.WarmupShare = 1 },
+		"empty backlog":    func(c *Config) { c.Scenarios, c.BacklogN = []string{ScenarioBacklog}, 0 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := tiny()
@@ -124,6 +147,9 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := tiny().Validate(); err != nil {
 		t.Errorf("tiny: %v", err)
+	}
+	if (Config{}).runs(ScenarioBacklog) {
+		t.Error("the backlog scenario runs by default; it should run only when named")
 	}
 }
 

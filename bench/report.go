@@ -28,7 +28,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		load(r.LoadStart), load(r.LoadEnd), r.Tickets, r.TicketBytes)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tSCENARIO\tLOAD\tPER S\tVS REFERENCE\tCPU µs/MSG\tPEAK RSS MB\tRESULTS")
+	if len(r.Throughput)+len(r.LatencyBound) > 0 {
+		fmt.Fprintln(tw, "#\tSCENARIO\tLOAD\tPER S\tVS REFERENCE\tCPU µs/MSG\tPEAK RSS MB\tRESULTS")
+	}
 	for _, th := range r.Throughput {
 		num, what, ref, results := "", "", "", ""
 		switch th.Scenario {
@@ -75,6 +77,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		fmt.Fprintln(w, "(- : the quantile falls on a ticket that had no result when the bench stopped waiting)")
 		if rp := r.Replay; rp != nil {
 			took := "not finished"
 			if rp.ReplaySeconds != nil {
@@ -83,6 +86,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "6: replay %d of %d events, %s; live p99 while it ran: %s ms (%d tickets)\n",
 				rp.ReplayDone, rp.Events, took, msText(rp.DuringP99MS), rp.DuringSent)
 		}
+	}
+	if b := r.Backlog; b != nil {
+		fmt.Fprintf(w, "\nbacklog: %d tickets stored; process RSS %.0f MB before the worker started, %.0f MB at the first sample,"+
+			" %.0f MB at most and %.0f MB at the last of %d samples over %.0f s, while it drained %d (%.0f/s)\n",
+			b.N, b.LoadedMB, b.FirstMB, b.MaxMB, b.LastMB, b.Samples, b.Seconds, b.Drained, b.PerS)
 	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "FAILED %s\n", f)

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -47,6 +50,8 @@ const (
 	ScenarioLatency = "latency"
 	ScenarioLive    = "live"
 	ScenarioReplay  = "replay"
+	// ScenarioBacklog runs only when named: it stores BacklogN tickets.
+	ScenarioBacklog = "backlog"
 )
 
 // ceilingConsumer is the bare loop's durable consumer: the same stream,
@@ -340,4 +345,87 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Backlog is the opt-in memory scenario: the worker drains a large
+// pre-loaded backlog and the process's resident set is sampled as it
+// goes. It is flat when the worker pulls in bounded batches and holds
+// nothing of the backlog but what it works on.
+type Backlog struct {
+	N int `json:"n"`
+	// RSS figures are of the whole process, the embedded server that
+	// stores the backlog included: LoadedMB when the backlog is stored and
+	// before the worker starts; FirstMB, MaxMB and LastMB over the samples
+	// taken every half second while the worker drains it, after the
+	// warm-up.
+	LoadedMB float64 `json:"rss_loaded_mb"`
+	FirstMB  float64 `json:"rss_first_mb"`
+	MaxMB    float64 `json:"rss_max_mb"`
+	LastMB   float64 `json:"rss_last_mb"`
+	Samples  int     `json:"samples"`
+	Drained  int     `json:"drained"`
+	Seconds  float64 `json:"seconds"`
+	PerS     float64 `json:"per_s"`
+}
+
+// runBacklog pre-loads n tickets, then lets the worker (rules model, the
+// configured concurrency) drain them for LiveFor after Warmup.
+func runBacklog(ctx context.Context, cfg Config, c corpus, n int) (Backlog, error) {
+	e, err := newEnv(ctx, liveTopology(cfg))
+	if err != nil {
+		return Backlog{}, err
+	}
+	defer e.close()
+	if err := e.preload(ctx, c, "k", n, nil); err != nil {
+		return Backlog{}, err
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	out := Backlog{N: n, MaxMB: math.Inf(-1)}
+	out.LoadedMB = rssMB()
+	pipe, err := rulesPipeline(nil)
+	if err != nil {
+		return Backlog{}, err
+	}
+	stop, err := e.startWorker(ctx, workerSpec{pipe: pipe, concurrency: cfg.Concurrency})
+	if err != nil {
+		return Backlog{}, err
+	}
+	defer stop()
+	if err := sleep(ctx, cfg.Warmup); err != nil {
+		return Backlog{}, err
+	}
+	done0, err := e.acked(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, n)
+	if err != nil {
+		return Backlog{}, err
+	}
+	t0 := time.Now()
+	for time.Since(t0) < cfg.LiveFor {
+		mb := rssMB()
+		if out.Samples == 0 {
+			out.FirstMB = mb
+		}
+		out.MaxMB, out.LastMB = max(out.MaxMB, mb), mb
+		out.Samples++
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return Backlog{}, err
+		}
+	}
+	done1, err := e.acked(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, n)
+	if err != nil {
+		return Backlog{}, err
+	}
+	out.Seconds = time.Since(t0).Seconds()
+	out.Drained = done1 - done0
+	out.PerS = float64(out.Drained) / out.Seconds
+	if done1 >= n {
+		return Backlog{}, fmt.Errorf("bench.backlog: the %d tickets ran out while measuring; give more", n)
+	}
+	return out, stop()
+}
+
+// rssMB is the process's resident set now, in MiB.
+func rssMB() float64 {
+	kb, _ := procStatusKB("VmRSS")
+	return float64(kb) / 1024
 }

@@ -16,7 +16,8 @@ import (
 func runBench(ctx context.Context, args []string, env *environ) error {
 	c := newCommand("bench", "", "Measure throughput, latency and memory on an embedded JetStream server, against\n"+
 		"the broker's own ceiling measured in the same run. Prints a table on stdout;\n"+
-		"--json-out also writes the figures as JSON. Scenarios: "+strings.Join(bench.AllScenarios, ", ")+".", env.stderr)
+		"--json-out also writes the figures as JSON. Scenarios: "+strings.Join(bench.AllScenarios, ", ")+";\n"+
+		"backlog (memory over --backlog-n stored tickets) runs only when named.", env.stderr)
 	def := bench.DefaultConfig()
 	n := c.flags.Int("n", def.N, "pre-loaded tickets the throughput scenarios (ceiling, instant, http) drain")
 	conc := c.flags.Int("concurrency", def.Concurrency, "worker concurrency (and the bare loop's) outside the latency-bound scenario")
@@ -26,12 +27,14 @@ func runBench(ctx context.Context, args []string, env *environ) error {
 	rates := c.flags.String("rates", joinInts(def.Rates), "comma-separated rates (tickets/s) of the live producer; replay uses the first")
 	liveFor := c.flags.Duration("live-for", def.LiveFor, "how long each live run is measured")
 	replayEvents := c.flags.Int("replay-events", def.ReplayEvents, "events in the replay-interference scenario")
+	backlogN := c.flags.Int("backlog-n", def.BacklogN, "tickets stored for the backlog scenario (only with --scenarios backlog)")
 	warmup := c.flags.Duration("warmup", def.Warmup, "left out of the latency-bound and live measurements")
 	warmupShare := c.flags.Float64("warmup-share", def.WarmupShare, "share of --n the throughput scenarios ack before measuring")
-	scenarios := c.flags.String("scenarios", "", "comma-separated scenarios to run (default all): "+strings.Join(bench.AllScenarios, ","))
+	scenarios := c.flags.String("scenarios", "", "comma-separated scenarios to run (default "+strings.Join(bench.AllScenarios, ",")+"; also backlog)")
 	quick := c.flags.Bool("quick", false, "smaller sizes for a quick look (flags given explicitly still win)")
 	jsonOut := c.flags.String("json-out", "", "also write the figures as one JSON object to this file")
 	ticketsDir := c.flags.String("tickets-dir", "testdata/tickets", "folder of ticket.created data files to publish, in turn")
+	commit := c.flags.String("commit", "", "the commit measured, for the report (default: the revision the binary was built from, if stamped)")
 	if err := c.parse(args, env.getenv); err != nil {
 		return err
 	}
@@ -61,6 +64,7 @@ func runBench(ctx context.Context, args []string, env *environ) error {
 		set("rates", func() (err error) { cfg.Rates, err = parseInts(*rates); return err }),
 		set("live-for", func() error { cfg.LiveFor = *liveFor; return nil }),
 		set("replay-events", func() error { cfg.ReplayEvents = *replayEvents; return nil }),
+		set("backlog-n", func() error { cfg.BacklogN = *backlogN; return nil }),
 		set("warmup", func() error { cfg.Warmup = *warmup; return nil }),
 		set("warmup-share", func() error { cfg.WarmupShare = *warmupShare; return nil }),
 		set("scenarios", func() error { cfg.Scenarios = splitList(*scenarios); return nil }),
@@ -73,6 +77,7 @@ func runBench(ctx context.Context, args []string, env *environ) error {
 	}
 	cfg.Tickets = os.DirFS(*ticketsDir)
 	cfg.Progress = env.stderr
+	cfg.Commit = *commit
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
