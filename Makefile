@@ -8,7 +8,14 @@ CONFIG   ?= deploy/prices.yaml
 # ARTIFACTS keeps what tests leave to look at, such as the support desk's screenshot.
 ARTIFACTS ?= $(CURDIR)/artifacts
 
-.PHONY: run build test eval lint fuzz deps clean
+# BENCH_N is how many tickets the throughput scenarios drain (ghostwriter bench
+# alone drains 200000; 50000 keeps make bench under 5 minutes on 2 cores);
+# BENCH_JSON where the figures go as JSON; BENCH_FLAGS any other bench flags.
+BENCH_N     ?= 50000
+BENCH_JSON  ?= bin/bench.json
+BENCH_FLAGS ?=
+
+.PHONY: run build test bench eval lint fuzz deps clean
 
 ## run: ghostwriter on an embedded NATS server (drafting the saved tickets too) and the support
 ## desk beside it; prints the desk's URL, Ctrl-C stops both. The ledger is in memory unless
@@ -40,6 +47,12 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzCleanBody$$' -fuzztime 30s ./pipeline
 	$(GO) test -run '^$$' -fuzz '^FuzzMask$$' -fuzztime 30s ./pipeline
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./schemas
+
+## bench: throughput, latency and memory against the broker's own ceiling, on an
+## embedded file-storage JetStream server; a table on stdout, the figures in $(BENCH_JSON).
+bench: build
+	./$(BIN) bench --n $(BENCH_N) --json-out $(BENCH_JSON) \
+		--commit "$$(git rev-parse --short=12 HEAD)$$(git diff --quiet HEAD || echo -dirty)" $(BENCH_FLAGS)
 
 ## lint: gofmt check and go vet
 lint: deps

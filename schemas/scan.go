@@ -45,8 +45,17 @@ func (f *scanFrame) member() string {
 // UTF-8 everywhere (raw bytes and \u escapes), one top-level value, keys
 // unique per object even when compared without case, bounded nesting and
 // numbers of sane magnitude. It also rejects malformed JSON. prefix is
-// prepended to every Field.
+// prepended to every Field. Plain documents pass a fast check (plainOK);
+// the rest are scanned token by token, which also says what is wrong.
 func scan(raw []byte, prefix string) *FieldError {
+	if plainOK(raw) {
+		return nil
+	}
+	return scanTokens(raw, prefix)
+}
+
+// scanTokens is scan without the fast path.
+func scanTokens(raw []byte, prefix string) *FieldError {
 	if len(raw) > MaxEventBytes {
 		return &FieldError{Kind: KindTooLarge, Field: prefix, Reason: "document larger than " + strconv.Itoa(MaxEventBytes) + " bytes"}
 	}

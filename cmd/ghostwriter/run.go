@@ -36,6 +36,7 @@ var subcommands = map[string]subcommand{
 	"eval":      {"run a task's saved examples against a prompt version and a model", runEval},
 	"prompts":   {"prompts list | show TASK [VERSION] | lint: inspect and check the prompt files", runPrompts},
 	"quality":   {"print what humans kept of the drafts, beside their cost", runQuality},
+	"bench":     {"measure throughput, latency and memory against the broker's own ceiling", runBench},
 }
 
 // hidden subcommands are tools, not contracts; the usage text leaves them

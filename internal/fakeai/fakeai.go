@@ -74,6 +74,7 @@ type Server struct {
 	queue  []Reply
 	def    func(req openai.ChatCompletionRequest) Reply
 	bodies [][]byte // raw bodies of decoded chat requests, in arrival order
+	forget bool     // keep no bodies (KeepRequests(false))
 	calls  int
 	models map[string]struct{}
 	nextID int
@@ -158,6 +159,15 @@ func (s *Server) Requests() []openai.ChatCompletionRequest {
 	return out
 }
 
+// KeepRequests says whether the server keeps the requests it receives for
+// Requests (the default) or only counts them, so that a benchmark sending
+// hundreds of thousands of requests does not hold them all in memory.
+func (s *Server) KeepRequests(keep bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forget = !keep
+}
+
 // Calls returns the number of chat completion requests received, including
 // ones whose body did not decode.
 func (s *Server) Calls() int {
@@ -180,7 +190,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "", "fakeai: cannot decode request body")
 		return
 	}
-	s.bodies = append(s.bodies, body)
+	if !s.forget {
+		s.bodies = append(s.bodies, body)
+	}
 	if req.Model != "" {
 		s.models[req.Model] = struct{}{}
 	}

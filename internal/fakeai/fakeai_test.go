@@ -298,6 +298,29 @@ func TestRequestsAreCopies(t *testing.T) {
 	}
 }
 
+func TestKeepRequestsOff(t *testing.T) {
+	ctx, s, c := setup(t)
+	s.KeepRequests(false)
+	for range 3 {
+		if _, err := c.CreateChatCompletion(ctx, chatRequest("not kept")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Calls(); got != 3 {
+		t.Errorf("Calls = %d, want 3", got)
+	}
+	if got := len(s.Requests()); got != 0 {
+		t.Errorf("Requests kept %d bodies, want none", got)
+	}
+	s.KeepRequests(true)
+	if _, err := c.CreateChatCompletion(ctx, chatRequest("kept")); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Requests(); len(got) != 1 || got[0].Messages[1].Content != "kept" {
+		t.Errorf("Requests = %d bodies, want the one sent after KeepRequests(true)", len(got))
+	}
+}
+
 func TestDelayEndsWithClientDeadline(t *testing.T) {
 	ctx, s, c := setup(t)
 	s.Script(fakeai.Reply{Delay: time.Minute})

@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -568,5 +572,51 @@ func TestCompleteUsageDetails(t *testing.T) {
 					resp.InputTokens, resp.OutputTokens, resp.CachedInputTokens, resp.ReasoningTokens, tt.wantCached, tt.wantReas)
 			}
 		})
+	}
+}
+
+// Concurrent calls to a plain-HTTP endpoint reuse their connections
+// instead of opening one per call (net/http keeps only two idle).
+func TestConcurrentCallsReuseConnections(t *testing.T) {
+	ctx := testContext(t)
+	var mu sync.Mutex
+	opened := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(5 * time.Millisecond) // so the calls overlap
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":%q},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`, fakeai.DefaultContent)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := openai.New(openai.Config{BaseURL: srv.URL + "/v1", Model: "m", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 16, 5
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range rounds {
+				if _, err := c.Complete(ctx, draftRequest()); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(2 * time.Millisecond) // a worker's own work between calls
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if opened > workers {
+		t.Errorf("%d calls by %d workers opened %d connections, want at most %d", workers*rounds, workers, opened, workers)
 	}
 }

@@ -1,0 +1,119 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cpuTime is the CPU time, user plus system, this process has used so
+// far: the workers, the embedded server and the bench itself, since they
+// share the process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS tracks the process's resident-set high-water mark for one
+// scenario. On Linux it resets the kernel's VmHWM (clear_refs 5) at the
+// start, so the figure belongs to the scenario; elsewhere, or when the
+// reset is refused, it falls back to getrusage's maxrss, a high-water mark
+// over the whole process life, and says so.
+type peakRSS struct {
+	reset bool
+}
+
+// startPeakRSS collects garbage, hands freed memory back to the kernel,
+// then resets the high-water mark to what is resident now.
+func startPeakRSS() peakRSS {
+	runtime.GC()
+	debug.FreeOSMemory()
+	err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	return peakRSS{reset: err == nil}
+}
+
+// MB returns the peak resident set since start, in MiB, and whether it is
+// the scenario's own peak (true) or the process-lifetime maxrss (false).
+func (p peakRSS) MB() (float64, bool) {
+	if p.reset {
+		if kb, ok := procStatusKB("VmHWM"); ok {
+			return float64(kb) / 1024, true
+		}
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return float64(ru.Maxrss) / 1024, false // Linux reports KiB
+}
+
+// procStatusKB reads a "Name:  123 kB" line of /proc/self/status.
+func procStatusKB(name string) (int64, bool) {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name+":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(fields[0], 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// loadAverage reads /proc/loadavg: how busy the machine was, which every
+// report states because the figures depend on it.
+func loadAverage() [3]float64 {
+	var out [3]float64
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return out
+	}
+	for i, f := range strings.Fields(string(raw)) {
+		if i == 3 {
+			break
+		}
+		out[i], _ = strconv.ParseFloat(f, 64)
+	}
+	return out
+}
+
+// percentiles returns the given quantiles (0..1) of samples by the
+// nearest-rank method; samples is sorted in place. +Inf samples stand for
+// tickets that never got an answer, so a quantile that falls on one is
+// +Inf: the bench never hides a backlog behind the answered tickets.
+func percentiles(samples []float64, qs ...float64) []float64 {
+	out := make([]float64, len(qs))
+	if len(samples) == 0 {
+		for i := range out {
+			out[i] = math.NaN()
+		}
+		return out
+	}
+	slices.Sort(samples)
+	for i, q := range qs {
+		rank := int(math.Ceil(q*float64(len(samples)))) - 1
+		out[i] = samples[min(max(rank, 0), len(samples)-1)]
+	}
+	return out
+}
