@@ -16,7 +16,19 @@ import (
 const dateLayout = "2006-01-02"
 
 func runCosts(ctx context.Context, args []string, env *environ) error {
-	c := newCommand("costs", "", "Print spend from the Postgres ledger by day, tenant, model, task and prompt\nversion. Days are UTC; --since and --until are both included.", env.stderr)
+	return runLedgerReport(ctx, args, env, "costs",
+		"Print spend from the Postgres ledger by day, tenant, model, task and prompt\nversion. Days are UTC; --since and --until are both included.",
+		(*ledger.Store).Spend,
+		map[string]func(io.Writer, []ledger.SpendRow) error{"table": writeCostsTable, "csv": writeCostsCSV, "json": writeCostsJSON})
+}
+
+// runLedgerReport is what costs and quality share: a period of UTC days, a
+// format, and one read of the Postgres ledger written to stdout.
+func runLedgerReport[R any](ctx context.Context, args []string, env *environ, name, summary string,
+	read func(*ledger.Store, context.Context, time.Time, time.Time) ([]R, error),
+	writers map[string]func(io.Writer, []R) error,
+) error {
+	c := newCommand(name, "", summary, env.stderr)
 	databaseURL := c.databaseFlag()
 	since := c.flags.String("since", "", "first day, YYYY-MM-DD (default: 6 days before --until)")
 	until := c.flags.String("until", "", "last day, YYYY-MM-DD (default: today, UTC)")
@@ -25,18 +37,16 @@ func runCosts(ctx context.Context, args []string, env *environ) error {
 		return err
 	}
 	if c.flags.NArg() > 0 {
-		return usagef("costs takes no arguments, got %q", c.flags.Args())
+		return usagef("%s takes no arguments, got %q", name, c.flags.Args())
 	}
 	if *databaseURL == "" {
-		return usagef("costs needs --database-url (or GHOSTWRITER_DATABASE_URL)")
+		return usagef("%s needs --database-url (or GHOSTWRITER_DATABASE_URL)", name)
 	}
 	from, to, err := parseDays(*since, *until)
 	if err != nil {
 		return err
 	}
-	write, ok := map[string]func(io.Writer, []ledger.SpendRow) error{
-		"table": writeCostsTable, "csv": writeCostsCSV, "json": writeCostsJSON,
-	}[*format]
+	write, ok := writers[*format]
 	if !ok {
 		return usagef("--format %q: want table, csv or json", *format)
 	}
@@ -45,7 +55,7 @@ func runCosts(ctx context.Context, args []string, env *environ) error {
 		return err
 	}
 	defer store.Close()
-	rows, err := store.Spend(ctx, from, to)
+	rows, err := read(store, ctx, from, to)
 	if err != nil {
 		return err
 	}

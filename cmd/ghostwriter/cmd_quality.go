@@ -13,40 +13,9 @@ import (
 )
 
 func runQuality(ctx context.Context, args []string, env *environ) error {
-	c := newCommand("quality", "", "Print what humans kept of the drafts, from the Postgres ledger, by task, prompt\nversion and model, beside what the drafts cost: how many replies were sent as\ndrafted (accepted), lightly edited, rewritten, or not started from a draft\n(not used). Days are UTC; --since and --until are both included.", env.stderr)
-	databaseURL := c.databaseFlag()
-	since := c.flags.String("since", "", "first day, YYYY-MM-DD (default: 6 days before --until)")
-	until := c.flags.String("until", "", "last day, YYYY-MM-DD (default: today, UTC)")
-	format := c.flags.String("format", "table", "output: table, csv or json")
-	if err := c.parse(args, env.getenv); err != nil {
-		return err
-	}
-	if c.flags.NArg() > 0 {
-		return usagef("quality takes no arguments, got %q", c.flags.Args())
-	}
-	if *databaseURL == "" {
-		return usagef("quality needs --database-url (or GHOSTWRITER_DATABASE_URL)")
-	}
-	from, to, err := parseDays(*since, *until)
-	if err != nil {
-		return err
-	}
-	write, ok := map[string]func(io.Writer, []ledger.QualityRow) error{
-		"table": writeQualityTable, "csv": writeQualityCSV, "json": writeQualityJSON,
-	}[*format]
-	if !ok {
-		return usagef("--format %q: want table, csv or json", *format)
-	}
-	store, err := ledger.Open(ctx, *databaseURL)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	rows, err := store.Quality(ctx, from, to)
-	if err != nil {
-		return err
-	}
-	return write(env.stdout, rows)
+	return runLedgerReport(ctx, args, env, "quality", "Print what humans kept of the drafts, from the Postgres ledger, by task, prompt\nversion and model, beside what the drafts cost: how many replies were sent as\ndrafted (accepted), lightly edited, rewritten, or not started from a draft\n(not used). Days are UTC; --since and --until are both included.",
+		(*ledger.Store).Quality,
+		map[string]func(io.Writer, []ledger.QualityRow) error{"table": writeQualityTable, "csv": writeQualityCSV, "json": writeQualityJSON})
 }
 
 var qualityColumns = []string{"task", "prompt_version", "model", "drafts", "replies", "accepted", "lightly_edited",
