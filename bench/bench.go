@@ -263,7 +263,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			continue
 		}
 		*p.rate = &th.PerS
-		if ceiling != nil {
+		if ceiling != nil && ceiling.PerS > 0 {
 			ratio := th.PerS / ceiling.PerS
 			*p.frac = &ratio
 		}

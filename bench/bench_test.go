@@ -26,11 +26,12 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// tiny is a run small enough for `make test`: every scenario, a few
-// hundred tickets, C=10, about a second each.
+// tiny is a run small enough for `make test`: every scenario, a
+// thousand tickets (fewer can drain inside one poll and measure nothing),
+// C=10, a second or two each.
 func tiny() Config {
 	return Config{
-		N: 200, Concurrency: 10,
+		N: 1500, Concurrency: 10,
 		ModelLatency: 50 * time.Millisecond, LatencyConcurrency: []int{10}, LatencyWindow: time.Second,
 		Rates: []int{100}, LiveFor: time.Second, ReplayEvents: 100,
 		Warmup: 200 * time.Millisecond, WarmupShare: 0.05,

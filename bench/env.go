@@ -175,7 +175,12 @@ type drain struct {
 	cpu      time.Duration // process CPU time in that span
 }
 
-func (d drain) perSecond() float64 { return float64(d.measured) / d.took.Seconds() }
+func (d drain) perSecond() float64 {
+	if d.took <= 0 {
+		return 0 // nothing measured: a tiny run whose warm-up took it all
+	}
+	return float64(d.measured) / d.took.Seconds()
+}
 
 func (d drain) cpuMicrosEach() float64 {
 	return float64(d.cpu.Microseconds()) / float64(max(d.measured, 1))

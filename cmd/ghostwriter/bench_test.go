@@ -35,7 +35,7 @@ func TestBenchWritesTableAndJSON(t *testing.T) {
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr syncBuffer
-	err := run(ctx, []string{"bench", "--quick", "--scenarios", "ceiling,instant", "--n", "100", "--concurrency", "4",
+	err := run(ctx, []string{"bench", "--quick", "--scenarios", "ceiling,instant", "--n", "2000", "--concurrency", "4",
 		"--tickets-dir", "../../testdata/tickets", "--json-out", out}, noEnv, strings.NewReader(""), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, stderr.String())

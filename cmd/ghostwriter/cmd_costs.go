@@ -113,12 +113,17 @@ func writeCostsTable(w io.Writer, rows []ledger.SpendRow) error {
 }
 
 func writeCostsCSV(w io.Writer, rows []ledger.SpendRow) error {
+	return writeCSV(w, costColumns, rows, costRecord)
+}
+
+// writeCSV writes a header and one record a row.
+func writeCSV[R any](w io.Writer, columns []string, rows []R, record func(R) []string) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(costColumns); err != nil {
+	if err := cw.Write(columns); err != nil {
 		return err
 	}
 	for _, r := range rows {
-		if err := cw.Write(costRecord(r)); err != nil {
+		if err := cw.Write(record(r)); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,17 +64,7 @@ func writeQualityTable(w io.Writer, rows []ledger.QualityRow) error {
 }
 
 func writeQualityCSV(w io.Writer, rows []ledger.QualityRow) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(qualityColumns); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := cw.Write(qualityRecord(r)); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
+	return writeCSV(w, qualityColumns, rows, qualityRecord)
 }
 
 // qualityJSON is one row of --format json; money is integer
