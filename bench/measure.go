@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,4 +117,65 @@ func percentiles(samples []float64, qs ...float64) []float64 {
 		out[i] = samples[min(max(rank, 0), len(samples)-1)]
 	}
 	return out
+}
+
+// heapSplit estimates the live heap of the embedded NATS server and of
+// everything else in the process (the worker, the NATS client, the
+// bench), in MiB, as of the last garbage collection: the heap profile's
+// samples, scaled as pprof scales them, are shared out by whether their
+// stack runs through nats-server, and the shares applied to the heap's
+// live bytes. It needs the default MemProfileRate.
+func heapSplit() (brokerMB, restMB float64) {
+	var recs []runtime.MemProfileRecord
+	n, _ := runtime.MemProfile(nil, false)
+	for {
+		recs = make([]runtime.MemProfileRecord, n+64)
+		got, ok := runtime.MemProfile(recs, false)
+		if ok {
+			recs = recs[:got]
+			break
+		}
+		n = got
+	}
+	rate := float64(runtime.MemProfileRate)
+	var broker, rest float64
+	for i := range recs {
+		r := &recs[i]
+		objs, bytes := r.InUseObjects(), r.InUseBytes()
+		if objs <= 0 || bytes <= 0 || rate <= 0 {
+			continue
+		}
+		// The chance a sample caught an object of this size, undone.
+		scaled := float64(bytes) / (1 - math.Exp(-float64(bytes)/float64(objs)/rate))
+		if stackIn(r.Stack(), "github.com/nats-io/nats-server/") {
+			broker += scaled
+		} else {
+			rest += scaled
+		}
+	}
+	if broker+rest == 0 {
+		return 0, 0
+	}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0, 0
+	}
+	live := float64(sample[0].Value.Uint64()) / (1 << 20)
+	return live * broker / (broker + rest), live * rest / (broker + rest)
+}
+
+// stackIn reports whether any frame of stack is in a package whose path
+// starts with prefix.
+func stackIn(stack []uintptr, prefix string) bool {
+	frames := runtime.CallersFrames(stack)
+	for {
+		f, more := frames.Next()
+		if strings.HasPrefix(f.Function, prefix) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
 }

@@ -348,14 +348,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Backlog is the opt-in memory scenario: the worker drains a large
-// pre-loaded backlog and the process's resident set is sampled as it
-// goes. It is flat when the worker pulls in bounded batches and holds
-// nothing of the backlog but what it works on.
+// pre-loaded backlog and the process's memory is sampled as it goes. The
+// worker's part is flat when it pulls in bounded batches and holds nothing
+// of the backlog but what it works on; the embedded server's grows with
+// what it stores (the tasks bucket's keys, the duplicate window's ids).
 type Backlog struct {
 	N int `json:"n"`
 	// RSS figures are of the whole process, the embedded server that
 	// stores the backlog included: LoadedMB when the backlog is stored and
-	// before the worker starts; FirstMB, MaxMB and LastMB over the samples
+	// before the worker starts; FirstMB, MaxMB and LastMB over samples
 	// taken every half second while the worker drains it, after the
 	// warm-up.
 	LoadedMB float64 `json:"rss_loaded_mb"`
@@ -363,9 +364,21 @@ type Backlog struct {
 	MaxMB    float64 `json:"rss_max_mb"`
 	LastMB   float64 `json:"rss_last_mb"`
 	Samples  int     `json:"samples"`
-	Drained  int     `json:"drained"`
-	Seconds  float64 `json:"seconds"`
-	PerS     float64 `json:"per_s"`
+	// Series has a sample every ten seconds, with the live heap split
+	// between the embedded server and the rest (worker, client, bench).
+	Series  []MemSample `json:"series"`
+	Drained int         `json:"drained"`
+	Seconds float64     `json:"seconds"`
+	PerS    float64     `json:"per_s"`
+}
+
+// MemSample is the process's memory at one moment of a drain.
+type MemSample struct {
+	At           float64 `json:"at_s"`
+	Acked        int     `json:"acked"`
+	RSSMB        float64 `json:"rss_mb"`
+	BrokerHeapMB float64 `json:"broker_heap_mb"`
+	WorkerHeapMB float64 `json:"worker_heap_mb"`
 }
 
 // runBacklog pre-loads n tickets, then lets the worker (rules model, the
@@ -400,21 +413,36 @@ func runBacklog(ctx context.Context, cfg Config, c corpus, n int) (Backlog, erro
 		return Backlog{}, err
 	}
 	t0 := time.Now()
-	for time.Since(t0) < cfg.LiveFor {
+	sample := func() error {
+		acked, err := e.acked(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, n)
+		if err != nil {
+			return err
+		}
+		broker, rest := heapSplit()
+		out.Series = append(out.Series, MemSample{At: time.Since(t0).Seconds(), Acked: acked - done0,
+			RSSMB: rssMB(), BrokerHeapMB: broker, WorkerHeapMB: rest})
+		return nil
+	}
+	for tick := 0; time.Since(t0) < cfg.LiveFor; tick++ {
 		mb := rssMB()
 		if out.Samples == 0 {
 			out.FirstMB = mb
 		}
 		out.MaxMB, out.LastMB = max(out.MaxMB, mb), mb
 		out.Samples++
+		if tick%20 == 0 {
+			if err := sample(); err != nil {
+				return Backlog{}, err
+			}
+		}
 		if err := sleep(ctx, 500*time.Millisecond); err != nil {
 			return Backlog{}, err
 		}
 	}
-	done1, err := e.acked(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, n)
-	if err != nil {
+	if err := sample(); err != nil {
 		return Backlog{}, err
 	}
+	done1 := done0 + out.Series[len(out.Series)-1].Acked
 	out.Seconds = time.Since(t0).Seconds()
 	out.Drained = done1 - done0
 	out.PerS = float64(out.Drained) / out.Seconds
