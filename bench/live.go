@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,7 +105,7 @@ func (t *tracker) produce(ctx context.Context, e *env, c corpus, prefix string, 
 		}
 		raw := c.envelope(prefix, i, traceparent(t.tag, i))
 		t.pubAt[i].Store(t.now())
-		if err := e.publish(ctx, prefix+"-"+fmt.Sprint(i), raw); err != nil {
+		if err := e.publish(ctx, prefix+"-"+strconv.Itoa(i), raw); err != nil {
 			return fmt.Errorf("bench.produce: %w", err)
 		}
 	}
