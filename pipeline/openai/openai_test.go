@@ -616,7 +616,10 @@ func TestConcurrentCallsReuseConnections(t *testing.T) {
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	if opened > workers {
-		t.Errorf("%d calls by %d workers opened %d connections, want at most %d", workers*rounds, workers, opened, workers)
+	// One per worker, give or take a connection returned to the pool a
+	// moment after its worker asked for the next: keeping only two idle
+	// opened about sixty.
+	if opened > 2*workers {
+		t.Errorf("%d calls by %d workers opened %d connections, want at most %d", workers*rounds, workers, opened, 2*workers)
 	}
 }
