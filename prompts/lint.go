@@ -91,7 +91,7 @@ func lintFile(fsys fs.FS, name string) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	p, err := Parse(name, raw)
+	p, err := ParseFS(fsys, name, raw)
 	if err != nil {
 		return []string{strings.TrimPrefix(err.Error(), "prompts.parse "+name+": ")}
 	}

@@ -29,7 +29,7 @@ import (
 
 // Embedded holds the prompt files built into the binary.
 //
-//go:embed */*.md
+//go:embed */*.md */*.json
 var Embedded embed.FS
 
 // ErrNotFound is returned by Set.Get for an unknown task or version.
@@ -222,7 +222,7 @@ func Load(fsys fs.FS) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("prompts.load %s: %w", name, err)
 		}
-		p, err := Parse(name, raw)
+		p, err := ParseFS(fsys, name, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -250,14 +250,24 @@ type frontMatter struct {
 		Name     string         `yaml:"name"`
 		MaxChars int            `yaml:"max_chars"`
 		Schema   map[string]any `yaml:"schema"`
+		// SchemaFile names a JSON Schema file beside the prompt file,
+		// instead of an inline schema.
+		SchemaFile string `yaml:"schema_file"`
 	} `yaml:"output"`
 }
 
 var funcs = template.FuncMap{"untrusted": Untrusted}
 
 // Parse reads one prompt file: front matter between "---" lines, then a
-// "## system" and a "## user" section.
+// "## system" and a "## user" section. A file whose output schema is a
+// schema_file needs its folder: use ParseFS.
 func Parse(name string, raw []byte) (*Prompt, error) {
+	return ParseFS(nil, name, raw)
+}
+
+// ParseFS is Parse for the file called name in fsys, which may name its
+// output schema with output.schema_file: a JSON file in the same folder.
+func ParseFS(fsys fs.FS, name string, raw []byte) (*Prompt, error) {
 	fail := func(format string, args ...any) (*Prompt, error) {
 		return nil, fmt.Errorf("prompts.parse %s: "+format, append([]any{name}, args...)...)
 	}
@@ -272,14 +282,15 @@ func Parse(name string, raw []byte) (*Prompt, error) {
 	var fm frontMatter
 	dec := yaml.NewDecoder(strings.NewReader(head))
 	dec.KnownFields(true)
-	if err := dec.Decode(&fm); err != nil {
+	err := dec.Decode(&fm)
+	if err != nil {
 		return fail("front matter: %w", err)
 	}
 	switch {
 	case fm.Task == "" || fm.Version == "":
 		return fail("front matter needs task and version")
-	case fm.Output.Name == "" || fm.Output.Schema == nil:
-		return fail("front matter needs output.name and output.schema")
+	case fm.Output.Name == "" || (fm.Output.Schema == nil) == (fm.Output.SchemaFile == ""):
+		return fail("front matter needs output.name and either output.schema or output.schema_file")
 	case fm.Model.MaxTokens <= 0:
 		return fail("model.max_tokens must be positive")
 	case fm.Model.Temperature < 0 || fm.Model.Temperature > 2:
@@ -293,6 +304,11 @@ func Parse(name string, raw []byte) (*Prompt, error) {
 	}
 	if fm.Model.MaxTokensCap == 0 {
 		fm.Model.MaxTokensCap = fm.Model.MaxTokens
+	}
+	if fm.Output.SchemaFile != "" {
+		if fm.Output.Schema, err = readSchemaFile(fsys, path.Join(path.Dir(name), fm.Output.SchemaFile)); err != nil {
+			return fail("output.schema_file: %w", err)
+		}
 	}
 	schemaJSON, err := json.Marshal(fm.Output.Schema)
 	if err != nil {
@@ -331,6 +347,23 @@ func Parse(name string, raw []byte) (*Prompt, error) {
 		return fail("user template: %w", err)
 	}
 	return p, nil
+}
+
+// readSchemaFile reads a JSON Schema file as the same plain values an
+// inline schema parses into, so that both hash alike.
+func readSchemaFile(fsys fs.FS, name string) (map[string]any, error) {
+	if fsys == nil {
+		return nil, errors.New("a schema file needs the prompt's folder")
+	}
+	raw, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return schema, nil
 }
 
 // contentHash is Prompt.Hash: what the model is asked (templates,
