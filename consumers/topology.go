@@ -31,7 +31,11 @@ type Topology struct {
 	TasksTTL time.Duration
 	// CacheTTL is how long a cached draft may answer identical input.
 	CacheTTL time.Duration
-	// Drafts is the ghostwriter-drafts consumer.
+	// Tasks are the AI tasks: each gets a durable consumer of its trigger
+	// on TICKETS (DefaultTopology: schemas.BuiltinTasks).
+	Tasks []schemas.Task
+	// Drafts are the settings of every task's consumer (ghostwriter-drafts
+	// and the others) and of the replay consumer.
 	Drafts ConsumerSettings
 	// Ledger is the ghostwriter-ledger consumer. Cost data is never given
 	// up on: MaxDeliver -1.
@@ -62,6 +66,7 @@ func DefaultTopology() Topology {
 		DuplicateWindow: 2 * time.Minute,
 		TasksTTL:        30 * 24 * time.Hour,
 		CacheTTL:        24 * time.Hour,
+		Tasks:           schemas.BuiltinTasks(),
 		Drafts:          ConsumerSettings{AckWait: 60 * time.Second, MaxDeliver: 5, MaxAckPending: 256},
 		Ledger:          ConsumerSettings{AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 1024},
 		Feedback:        ConsumerSettings{AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 256},
@@ -97,17 +102,20 @@ func (t Topology) Streams() []jetstream.StreamConfig {
 
 // Consumers returns the durable pull consumers Apply creates or updates.
 func (t Topology) Consumers() []ConsumerSpec {
-	return []ConsumerSpec{
-		{Stream: schemas.StreamTickets, Config: jetstream.ConsumerConfig{
-			Durable:       schemas.ConsumerDrafts,
-			Description:   "ghostwriter workers drafting replies to new tickets.",
-			FilterSubject: schemas.TypeTicketCreated,
+	var specs []ConsumerSpec
+	for _, task := range t.Tasks {
+		specs = append(specs, ConsumerSpec{Stream: schemas.StreamTickets, Config: jetstream.ConsumerConfig{
+			Durable:       task.Consumer,
+			Description:   taskDescription(task),
+			FilterSubject: task.Trigger,
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       t.Drafts.AckWait,
 			MaxDeliver:    t.Drafts.MaxDeliver,
 			MaxAckPending: t.Drafts.MaxAckPending,
-		}},
+		}})
+	}
+	return append(specs, []ConsumerSpec{
 		{Stream: schemas.StreamTickets, Config: jetstream.ConsumerConfig{
 			Durable:        schemas.ConsumerFeedback,
 			Description:    "ghostwriter feedback: drafts, and the replies humans sent from them.",
@@ -136,7 +144,15 @@ func (t Topology) Consumers() []ConsumerSpec {
 			MaxDeliver:    t.Ledger.MaxDeliver,
 			MaxAckPending: t.Ledger.MaxAckPending,
 		}},
+	}...)
+}
+
+// taskDescription describes a task's consumer.
+func taskDescription(task schemas.Task) string {
+	if task.Name == schemas.TaskSupportDraft.Name {
+		return "ghostwriter workers drafting replies to new tickets."
 	}
+	return "ghostwriter workers running the " + task.Name + " task on " + task.Trigger + "."
 }
 
 // Buckets returns the key-value buckets Apply creates or updates.
@@ -158,6 +174,9 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 // ghostwriter's result subjects is an error, since results would be lost.
 // Safe to run any number of times, from any number of processes.
 func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	if err := schemas.ValidateTasks(t.Tasks); err != nil {
+		return fmt.Errorf("consumers.apply: %w", err)
+	}
 	streams := t.Streams()
 	_, err := js.CreateStream(ctx, streams[0])
 	switch {
@@ -166,7 +185,7 @@ func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		if err != nil {
 			return fmt.Errorf("consumers.apply %s: %w", schemas.StreamTickets, err)
 		}
-		if err := capturesResults(s.CachedInfo().Config.Subjects); err != nil {
+		if err := capturesResults(s.CachedInfo().Config.Subjects, t.Tasks); err != nil {
 			return fmt.Errorf("consumers.apply %s: %w", schemas.StreamTickets, err)
 		}
 	case err != nil:
@@ -192,11 +211,15 @@ func Apply(ctx context.Context, js jetstream.JetStream, t Topology) error {
 
 // capturesResults checks that a product-made TICKETS stream stores the
 // subjects ghostwriter publishes to.
-func capturesResults(subjects []string) error {
+func capturesResults(subjects []string, tasks []schemas.Task) error {
 	if slices.Contains(subjects, ">") || slices.Contains(subjects, schemas.SubjectsTickets) {
 		return nil
 	}
-	for _, want := range []string{schemas.TypeTicketCreated, schemas.TypeDraftReady, schemas.TypeDraftFailed, schemas.TypeReplySent} {
+	want := []string{schemas.TypeTicketCreated, schemas.TypeReplySent}
+	for _, t := range tasks {
+		want = append(want, t.Ready, t.Failed)
+	}
+	for _, want := range want {
 		if !slices.Contains(subjects, want) {
 			return fmt.Errorf("stream subjects %v do not capture %s; add %q", subjects, want, schemas.SubjectsTickets)
 		}

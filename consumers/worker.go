@@ -17,14 +17,17 @@ import (
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
-// Worker drafts replies: the ghostwriter-drafts consumer, its handler and
-// its loop, wired together. Several workers, in one process or many, share
-// the durable consumer.
+// Worker runs AI tasks: each task's durable consumer, handler and loop,
+// and one loop for what replays feed, wired together. Several workers, in
+// one process or many, share the durable consumers.
 type Worker struct {
 	JS       jetstream.JetStream
 	Pipeline *pipeline.Pipeline
-	Prompt   *prompts.Prompt
-	// Concurrency is how many tickets this worker handles at once.
+	// Tasks are the tasks to run, each on its own consumer. Empty means
+	// support_draft alone, with Prompt.
+	Tasks  []Task
+	Prompt *prompts.Prompt
+	// Concurrency is how many events each task handles at once.
 	Concurrency int
 	// Backoff spaces retries of failed deliveries; nil means DefaultBackoff.
 	Backoff []time.Duration
@@ -41,16 +44,36 @@ type Worker struct {
 	// (default 30s); then they are canceled and handed back with a delay.
 	Grace time.Duration
 
-	loop atomic.Pointer[Loop]
+	loops atomic.Pointer[[]*Loop]
+}
+
+// Task is one task a worker runs: what configuration says of it, and the
+// prompt it runs.
+type Task struct {
+	Spec   schemas.Task
+	Prompt *prompts.Prompt
+}
+
+// tasks returns the tasks to run.
+func (w *Worker) tasks() []Task {
+	if len(w.Tasks) == 0 {
+		return []Task{{Spec: schemas.TaskSupportDraft, Prompt: w.Prompt}}
+	}
+	return w.Tasks
 }
 
 // Ready reports nil while the worker consumes and its consumer answers.
 func (w *Worker) Ready() error {
-	l := w.loop.Load()
-	if l == nil {
+	loops := w.loops.Load()
+	if loops == nil {
 		return errors.New("worker not started")
 	}
-	return l.Healthy()
+	for _, l := range *loops {
+		if err := l.Healthy(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ConsumerState reads a durable consumer's backlog for metrics.
@@ -68,26 +91,72 @@ func ConsumerState(js jetstream.JetStream, stream, consumer string) func(ctx con
 	}
 }
 
-// Run consumes ticket.created, and what replays feed, until ctx ends;
-// see Loop.Run for shutdown. Live tickets come first: replays get their
-// own, smaller share of the concurrency. The streams, consumers and bucket
-// must exist (Apply).
+// Run consumes each task's trigger, and what replays feed, until ctx
+// ends; see Loop.Run for shutdown. Live events come first: replays get
+// their own, smaller share of the concurrency. The streams, consumers and
+// bucket must exist (Apply).
 func (w *Worker) Run(ctx context.Context) error {
-	live, err := w.loopFor(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, w.Concurrency)
+	bucket, err := w.JS.KeyValue(ctx, schemas.BucketTasks)
+	if err != nil {
+		return fmt.Errorf("consumers.worker: bucket %s: %w", schemas.BucketTasks, err)
+	}
+	var loops []*Loop
+	for _, t := range w.tasks() {
+		if err := schemas.RegisterResult(t.Spec, t.Prompt.OutputSchema); err != nil {
+			return fmt.Errorf("consumers.worker: %w", err)
+		}
+		l, err := w.loopFor(ctx, schemas.StreamTickets, t.Spec.Consumer, w.Concurrency, func(cfg jetstream.ConsumerConfig, log *slog.Logger) Handler {
+			return w.handler(bucket, t, cfg, log).Handle
+		})
+		if err != nil {
+			return err
+		}
+		loops = append(loops, l)
+	}
+	replay, err := w.loopFor(ctx, schemas.StreamReplay, schemas.ConsumerReplay, w.replayConcurrency(), func(cfg jetstream.ConsumerConfig, log *slog.Logger) Handler {
+		handlers := map[string]*TaskHandler{}
+		for _, t := range w.tasks() {
+			handlers[t.Spec.Name] = w.handler(bucket, t, cfg, log)
+		}
+		return replayHandler(handlers, w.tasks()[0].Spec.Name)
+	})
 	if err != nil {
 		return err
 	}
-	replay, err := w.loopFor(ctx, schemas.StreamReplay, schemas.ConsumerReplay, w.replayConcurrency())
-	if err != nil {
-		return err
-	}
-	w.loop.Store(live)
+	loops = append(loops, replay)
+	w.loops.Store(&loops)
+	errs := make([]error, len(loops))
 	var wg sync.WaitGroup
-	var replayErr error
-	wg.Go(func() { replayErr = replay.Run(ctx) })
-	err = live.Run(ctx)
+	for i, l := range loops {
+		wg.Go(func() { errs[i] = l.Run(ctx) })
+	}
 	wg.Wait()
-	return errors.Join(err, replayErr)
+	return errors.Join(errs...)
+}
+
+// handler is the handler of task t on a consumer with settings cfg.
+func (w *Worker) handler(bucket jetstream.KeyValue, t Task, cfg jetstream.ConsumerConfig, log *slog.Logger) *TaskHandler {
+	return &TaskHandler{
+		JS: w.JS, Tasks: bucket, Spec: t.Spec, Pipeline: w.Pipeline, Prompt: t.Prompt, Prompts: w.Prompts,
+		MaxDeliver: cfg.MaxDeliver, Backoff: w.Backoff, Logger: log, Metrics: w.Metrics,
+	}
+}
+
+// replayHandler hands a replayed event to the handler of the task its
+// replay names (the first task when it names none). A task this worker
+// does not run goes back to the queue for a worker that does.
+func replayHandler(handlers map[string]*TaskHandler, first string) Handler {
+	return func(ctx context.Context, msg jetstream.Msg) Decision {
+		task := msg.Headers().Get(schemas.HeaderReplayTask)
+		if task == "" {
+			task = first
+		}
+		h, ok := handlers[task]
+		if !ok {
+			return Decision{Action: Nak, Delay: DefaultBackoff[0], Reason: "replay for task " + task + ", which this worker does not run"}
+		}
+		return h.Handle(ctx, msg)
+	}
 }
 
 // replayConcurrency is the replay loop's share: ReplayShare of the live
@@ -100,27 +169,19 @@ func (w *Worker) replayConcurrency() int {
 	return max(1, int(float64(max(w.Concurrency, 1))*share))
 }
 
-// loopFor wires a drafts handler to one durable consumer. Delivery
-// settings come from the consumer itself, so workers and the server
-// cannot disagree about them.
-func (w *Worker) loopFor(ctx context.Context, stream, consumer string, concurrency int) (*Loop, error) {
+// loopFor wires a handler to one durable consumer. Delivery settings
+// come from the consumer itself, so workers and the server cannot disagree
+// about them.
+func (w *Worker) loopFor(ctx context.Context, stream, consumer string, concurrency int, handler func(jetstream.ConsumerConfig, *slog.Logger) Handler) (*Loop, error) {
 	cons, err := w.JS.Consumer(ctx, stream, consumer)
 	if err != nil {
 		return nil, fmt.Errorf("consumers.worker: consumer %s: %w", consumer, err)
 	}
-	tasks, err := w.JS.KeyValue(ctx, schemas.BucketTasks)
-	if err != nil {
-		return nil, fmt.Errorf("consumers.worker: bucket %s: %w", schemas.BucketTasks, err)
-	}
 	cfg := cons.CachedInfo().Config
 	log := logger(w.Logger).With("consumer", consumer)
-	drafts := &Drafts{
-		JS: w.JS, Tasks: tasks, Pipeline: w.Pipeline, Prompt: w.Prompt, Prompts: w.Prompts,
-		MaxDeliver: cfg.MaxDeliver, Backoff: w.Backoff, Logger: log, Metrics: w.Metrics,
-	}
 	return &Loop{
 		Consumer:        cons,
-		Handler:         drafts.Handle,
+		Handler:         handler(cfg, log),
 		Concurrency:     concurrency,
 		InProgressEvery: cfg.AckWait / 4,
 		Grace:           w.Grace,

@@ -146,6 +146,16 @@ type Assertions struct {
 	ConfidenceMin  *float64 `json:"confidence_min,omitempty"`
 	ConfidenceMax  *float64 `json:"confidence_max,omitempty"`
 	RequiresReview *bool    `json:"requires_review,omitempty"`
+
+	// The assertions below hold of any task's answer, by field name.
+	// Equals: the field has exactly this value.
+	Equals map[string]any `json:"equals,omitempty"`
+	// OneOf: the field's value is one of these.
+	OneOf map[string][]any `json:"one_of,omitempty"`
+	// Contains: the field, a list, holds each value; or, a text, contains
+	// each without regard to case. NotContains: none of them.
+	Contains    map[string][]string `json:"contains,omitempty"`
+	NotContains map[string][]string `json:"not_contains,omitempty"`
 }
 
 // outcome is the expected outcome.
@@ -159,7 +169,8 @@ func (a Assertions) outcome() string {
 // aboutDraft reports whether any assertion needs a draft.
 func (a Assertions) aboutDraft() bool {
 	return a.Reason != "" || len(a.ReasonIn) > 0 || len(a.DraftContains) > 0 || len(a.DraftNotContains) > 0 ||
-		a.MaxLength > 0 || a.ConfidenceMin != nil || a.ConfidenceMax != nil || a.RequiresReview != nil
+		a.MaxLength > 0 || a.ConfidenceMin != nil || a.ConfidenceMax != nil || a.RequiresReview != nil ||
+		len(a.Equals) > 0 || len(a.OneOf) > 0 || len(a.Contains) > 0 || len(a.NotContains) > 0
 }
 
 func (a Assertions) validate() error {
@@ -187,6 +198,18 @@ func (a Assertions) validate() error {
 	}
 	if a.ConfidenceMin != nil && a.ConfidenceMax != nil && *a.ConfidenceMin > *a.ConfidenceMax {
 		errs = append(errs, errors.New("confidence_min is above confidence_max"))
+	}
+	for field, values := range a.OneOf {
+		if len(values) == 0 {
+			errs = append(errs, fmt.Errorf("one_of %s lists no values", field))
+		}
+	}
+	for field, v := range a.Equals {
+		switch v.(type) {
+		case string, float64, bool:
+		default:
+			errs = append(errs, fmt.Errorf("equals %s: want a text, number or boolean", field))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -29,9 +29,9 @@ func (c Check) String() string {
 
 // Observed is what one run of a case produced.
 type Observed struct {
-	// Task names the task; EventID and Ticket are the input as given,
+	// Task is the task; EventID and Ticket are the input as given,
 	// before the pipeline cleaned it.
-	Task    string
+	Task    schemas.Task
 	EventID string
 	Ticket  schemas.TicketCreated
 	Outcome pipeline.Outcome
@@ -50,7 +50,10 @@ func (a Assertions) Check(o Observed) []Check {
 	if !out.Ready {
 		got = string(out.Code)
 	}
-	draft := out.Draft.Text
+	answer := out.Answer
+	draft := answer.Text(pipeline.FieldDraft)
+	reason := answer.Text(pipeline.FieldReason)
+	confidence, _ := answer.Confidence()
 	checks := []Check{checkSchema(o)}
 	add := func(name string, pass bool, format string, args ...any) {
 		c := Check{Name: name, Pass: pass}
@@ -76,10 +79,10 @@ func (a Assertions) Check(o Observed) []Check {
 		add("error_detail", !out.Ready && out.Detail == a.ErrorDetail, "got %q, want %q", out.Detail, a.ErrorDetail)
 	}
 	if a.Reason != "" && !noDraft("reason") {
-		add("reason", out.Draft.Reason == a.Reason, "got %s, want %s", out.Draft.Reason, a.Reason)
+		add("reason", reason == a.Reason, "got %s, want %s", reason, a.Reason)
 	}
 	if len(a.ReasonIn) > 0 && !noDraft("reason_in") {
-		add("reason_in", slices.Contains(a.ReasonIn, out.Draft.Reason), "got %s, want one of %s", out.Draft.Reason, strings.Join(a.ReasonIn, ", "))
+		add("reason_in", slices.Contains(a.ReasonIn, reason), "got %s, want one of %s", reason, strings.Join(a.ReasonIn, ", "))
 	}
 	if len(a.DraftContains) > 0 && !noDraft("draft_contains") {
 		var missing []string
@@ -104,23 +107,46 @@ func (a Assertions) Check(o Observed) []Check {
 		add("max_length", n <= a.MaxLength, "draft has %d characters, want at most %d", n, a.MaxLength)
 	}
 	if a.ConfidenceMin != nil && !noDraft("confidence_min") {
-		add("confidence_min", out.Draft.Confidence >= *a.ConfidenceMin, "confidence %g, want at least %g", out.Draft.Confidence, *a.ConfidenceMin)
+		add("confidence_min", confidence >= *a.ConfidenceMin, "confidence %g, want at least %g", confidence, *a.ConfidenceMin)
 	}
 	if a.ConfidenceMax != nil && !noDraft("confidence_max") {
-		add("confidence_max", out.Draft.Confidence <= *a.ConfidenceMax, "confidence %g, want at most %g", out.Draft.Confidence, *a.ConfidenceMax)
+		add("confidence_max", confidence <= *a.ConfidenceMax, "confidence %g, want at most %g", confidence, *a.ConfidenceMax)
 	}
 	if a.RequiresReview != nil && !noDraft("requires_review") {
-		add("requires_review", out.Draft.RequiresReview == *a.RequiresReview, "got %v, want %v", out.Draft.RequiresReview, *a.RequiresReview)
+		add("requires_review", answer.RequiresReview() == *a.RequiresReview, "got %v, want %v", answer.RequiresReview(), *a.RequiresReview)
 	}
+	for _, field := range sortedKeys(a.Equals) {
+		if !noDraft("equals " + field) {
+			add("equals "+field, answer[field] == a.Equals[field], "got %v, want %v", show(answer[field]), a.Equals[field])
+		}
+	}
+	for _, field := range sortedKeys(a.OneOf) {
+		if !noDraft("one_of " + field) {
+			add("one_of "+field, slices.Contains(a.OneOf[field], answer[field]), "got %v, want one of %v", show(answer[field]), a.OneOf[field])
+		}
+	}
+	for _, field := range sortedKeys(a.Contains) {
+		if !noDraft("contains " + field) {
+			missing := holds(answer[field], a.Contains[field], false)
+			add("contains "+field, len(missing) == 0, "%s lacks %s", field, strings.Join(missing, ", "))
+		}
+	}
+	for _, field := range sortedKeys(a.NotContains) {
+		if !noDraft("not_contains " + field) {
+			found := holds(answer[field], a.NotContains[field], true)
+			add("not_contains "+field, len(found) == 0, "%s has %s", field, strings.Join(found, ", "))
+		}
+	}
+	texts := strings.Join(answer.Texts(), "\n")
 	if a.NoRawPII {
-		// Without a draft nothing can leak.
-		kinds := leakedPII(o.Ticket.Subject+"\n"+o.Ticket.Body, draft)
-		add("no_raw_pii", len(kinds) == 0, "draft repeats the ticket's %s", strings.Join(kinds, ", "))
+		// Without an answer nothing can leak.
+		kinds := leakedPII(o.Ticket.Subject+"\n"+o.Ticket.Body, texts)
+		add("no_raw_pii", len(kinds) == 0, "answer repeats the ticket's %s", strings.Join(kinds, ", "))
 	}
 	if a.NoCanary {
 		// The answers are what a tapped model said; without them, the
-		// draft is all there is to look at.
-		texts := []string{draft}
+		// answer is all there is to look at.
+		texts := []string{texts}
 		for _, ans := range o.Answers {
 			texts = append(texts, ans.Text)
 		}
@@ -135,34 +161,23 @@ func (a Assertions) Check(o Observed) []Check {
 	return checks
 }
 
-// checkSchema builds the event the drafts consumer would publish and
+// checkSchema builds the event the task's consumer would publish and
 // validates it against the contract. An invalid event whose ticket and
 // tenant cannot be read becomes a dead letter, not an event: nothing to
 // check.
 func checkSchema(o Observed) Check {
 	out := o.Outcome
-	var typ string
+	meta := pipeline.ResultMeta{TicketID: o.Ticket.TicketID, TenantID: o.Ticket.TenantID, SourceEventID: o.EventID,
+		Task: o.Task.Name, Attempts: out.Attempts}
+	typ := o.Task.Ready
 	var data any
 	if out.Ready {
-		typ = schemas.TypeDraftReady
-		data = schemas.DraftReady{
-			TicketID: o.Ticket.TicketID, TenantID: o.Ticket.TenantID, SourceEventID: o.EventID, Task: o.Task,
-			Draft: out.Draft.Text, Confidence: out.Draft.Confidence, Reason: out.Draft.Reason,
-			RequiresReview: out.Draft.RequiresReview, Model: out.Model, Provider: out.Provider,
-			Route: out.Route, PromptVersion: out.PromptVersion, PromptHash: out.PromptHash, Usage: out.Usage,
-			CostMicroUSD: out.CostMicroUSD, LatencyMS: out.Latency.Milliseconds(), Attempts: out.Attempts, Fallback: out.Fallback,
-		}
+		data = pipeline.ReadyData(meta, out)
 	} else {
 		if o.Ticket.TicketID == "" || o.Ticket.TenantID == "" {
 			return Check{Name: "schema_valid", Pass: true}
 		}
-		typ = schemas.TypeDraftFailed
-		data = schemas.DraftFailed{
-			TicketID: o.Ticket.TicketID, TenantID: o.Ticket.TenantID, SourceEventID: o.EventID, Task: o.Task,
-			ErrorCode: string(out.Code), ErrorDetail: out.Detail, Retryable: out.Code.Retryable(),
-			Model: out.Model, Route: out.Route, PromptVersion: out.PromptVersion, PromptHash: out.PromptHash,
-			Attempts: out.Attempts, LatencyMS: out.Latency.Milliseconds(),
-		}
+		typ, data = o.Task.Failed, pipeline.FailedData(meta, out)
 	}
 	raw, err := json.Marshal(data)
 	if err == nil {
@@ -172,6 +187,42 @@ func checkSchema(o Observed) Check {
 		return Check{Name: "schema_valid", Detail: fmt.Sprintf("%s: %v", typ, err)}
 	}
 	return Check{Name: "schema_valid", Pass: true}
+}
+
+// holds returns which of values the field v holds (found) or lacks (not
+// found): items of a list, or substrings of a text without regard to case.
+func holds(v any, values []string, found bool) []string {
+	var out []string
+	for _, want := range values {
+		has := false
+		switch x := v.(type) {
+		case string:
+			has = containsFold(x, want)
+		case []any:
+			has = slices.Contains(x, any(want))
+		}
+		if has == found {
+			out = append(out, fmt.Sprintf("%q", want))
+		}
+	}
+	return out
+}
+
+// show prints an answer's field for a check's detail.
+func show(v any) string {
+	if v == nil {
+		return "nothing"
+	}
+	return fmt.Sprint(v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func containsFold(s, sub string) bool {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ghostwriter-ai/ghostwriter/eval"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
+	"github.com/ghostwriter-ai/ghostwriter/prompts"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
@@ -16,7 +17,7 @@ func TestAssertionsCheck(t *testing.T) {
 	ticket := schemas.TicketCreated{TicketID: "T-1", TenantID: "acme", Subject: "Card",
 		Body: "My card 4111 1111 1111 1111 was charged. Call +44 20 7946 0958 or mail jane.doe@example.org."}
 	ready := func(text, reason string, conf float64, review bool) pipeline.Outcome {
-		return pipeline.Outcome{Ready: true, Draft: pipeline.Draft{Text: text, Reason: reason, Confidence: conf, RequiresReview: review},
+		return pipeline.Outcome{Ready: true, Answer: pipeline.Answer{"draft": text, "reason": reason, "confidence": conf, "requires_review": review},
 			Model: "m", Provider: "p", PromptVersion: "v1", Fallback: schemas.FallbackNone}
 	}
 	good := ready("Thanks, our billing team will look at the charge.", "billing_refund", 0.8, true)
@@ -70,7 +71,7 @@ func TestAssertionsCheck(t *testing.T) {
 			for _, a := range tt.answers {
 				answers = append(answers, eval.Answer{Text: a})
 			}
-			checks := tt.assert.Check(eval.Observed{Task: "support_draft", EventID: "e-1", Ticket: tk, Outcome: tt.outcome, Answers: answers, Canary: "GW-CANARY-1"})
+			checks := tt.assert.Check(eval.Observed{Task: schemas.TaskSupportDraft, EventID: "e-1", Ticket: tk, Outcome: tt.outcome, Answers: answers, Canary: "GW-CANARY-1"})
 			if checks[0].Name != "schema_valid" {
 				t.Errorf("first check %s, want schema_valid", checks[0].Name)
 			}
@@ -89,6 +90,71 @@ func TestAssertionsCheck(t *testing.T) {
 			}
 			if strings.Join(failing, ",") != strings.Join(want, ",") {
 				t.Errorf("failing checks %v, want %v (checks %v)", failing, want, checks)
+			}
+		})
+	}
+}
+
+// The assertions on any field, on a triage answer: once where each holds
+// and once where it does not.
+func TestFieldAssertionsCheck(t *testing.T) {
+	set, err := prompts.Load(prompts.Embedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := set.Get("triage", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemas.RegisterResult(schemas.TaskTriage, p.OutputSchema); err != nil {
+		t.Fatal(err)
+	}
+	ticket := schemas.TicketCreated{TicketID: "T-1", TenantID: "acme", Body: "Charged twice, call me on +44 20 7946 0958"}
+	triaged := func(department string, labels ...any) pipeline.Outcome {
+		return pipeline.Outcome{Ready: true, Answer: pipeline.Answer{"department": department, "priority": "high",
+			"labels": labels, "confidence": 0.8, "requires_review": false},
+			Model: "m", Provider: "p", PromptVersion: "v1", Fallback: schemas.FallbackNone}
+	}
+	good := triaged("billing", "refund", "double-charge")
+	tests := []struct {
+		name     string
+		assert   eval.Assertions
+		outcome  pipeline.Outcome
+		failing  string
+		detailIn string
+	}{
+		{"equals", eval.Assertions{Equals: map[string]any{"department": "billing", "priority": "high"}}, good, "", ""},
+		{"equals wrong", eval.Assertions{Equals: map[string]any{"department": "sales"}}, good, "equals department", "got billing, want sales"},
+		{"equals a missing field", eval.Assertions{Equals: map[string]any{"team": "x"}}, good, "equals team", "got nothing"},
+		{"one_of", eval.Assertions{OneOf: map[string][]any{"priority": {"high", "urgent"}}}, good, "", ""},
+		{"one_of wrong", eval.Assertions{OneOf: map[string][]any{"priority": {"low", "normal"}}}, good, "one_of priority", "want one of"},
+		{"contains", eval.Assertions{Contains: map[string][]string{"labels": {"refund"}}}, good, "", ""},
+		{"contains missing", eval.Assertions{Contains: map[string][]string{"labels": {"refund", "urgent"}}}, good, "contains labels", `lacks "urgent"`},
+		{"not_contains", eval.Assertions{NotContains: map[string][]string{"labels": {"urgent"}}}, good, "", ""},
+		{"not_contains found", eval.Assertions{NotContains: map[string][]string{"labels": {"refund"}}}, good, "not_contains labels", `has "refund"`},
+		{"no pii in labels", eval.Assertions{NoRawPII: true}, triaged("billing", "442079460958"), "no_raw_pii", "phone number"},
+		{"schema: a department out of the enum", eval.Assertions{}, triaged("legal"), "schema_valid", "department"},
+		{"field assertion without an answer", eval.Assertions{Outcome: "invalid_output", Equals: map[string]any{"department": "billing"}},
+			pipeline.Outcome{Code: pipeline.CodeInvalidOutput, Detail: "x"}, "equals department", "no draft"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checks := tt.assert.Check(eval.Observed{Task: schemas.TaskTriage, EventID: "e-1", Ticket: ticket, Outcome: tt.outcome})
+			var failing []string
+			for _, c := range checks {
+				if !c.Pass {
+					failing = append(failing, c.Name)
+					if !strings.Contains(c.Detail, tt.detailIn) {
+						t.Errorf("%s detail %q, want it to mention %q", c.Name, c.Detail, tt.detailIn)
+					}
+				}
+			}
+			want := ""
+			if tt.failing != "" {
+				want = tt.failing
+			}
+			if strings.Join(failing, ",") != want {
+				t.Errorf("failing checks %v, want %q (checks %v)", failing, want, checks)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,9 @@ import (
 
 // Options tune Run.
 type Options struct {
+	// Task is the task the cases are for: its result types decide which
+	// schema the events must meet. Zero means support_draft.
+	Task schemas.Task
 	// Parallel is how many runs go at once (default 1).
 	Parallel int
 	// Repeat is how many times each case runs (default 1); a case whose
@@ -49,19 +53,24 @@ func (s Status) Expected() bool { return s == Pass || s == XFail }
 // Trial is one run of one case.
 type Trial struct {
 	// Outcome is draft_ready or the error code; Detail the error detail.
-	Outcome        string        `json:"outcome"`
-	Detail         string        `json:"detail,omitempty"`
-	Reason         string        `json:"reason,omitempty"`
-	Confidence     float64       `json:"confidence,omitempty"`
-	RequiresReview bool          `json:"requires_review,omitempty"`
-	Draft          string        `json:"draft,omitempty"`
-	Model          string        `json:"model,omitempty"`
-	Pass           bool          `json:"pass"`
-	Checks         []Check       `json:"checks"`
-	LatencyMS      float64       `json:"latency_ms"`
-	Attempts       int           `json:"attempts"`
-	Usage          schemas.Usage `json:"usage"`
-	CostMicroUSD   int64         `json:"cost_microusd"`
+	Outcome string `json:"outcome"`
+	Detail  string `json:"detail,omitempty"`
+	// Reason is the answer's reason, or for an answer without one its
+	// top-level texts ("department=billing priority=high"): what a
+	// report shows and what repeated runs must agree on.
+	Reason         string  `json:"reason,omitempty"`
+	Confidence     float64 `json:"confidence,omitempty"`
+	RequiresReview bool    `json:"requires_review,omitempty"`
+	Draft          string  `json:"draft,omitempty"`
+	// Answer is the whole answer.
+	Answer       pipeline.Answer `json:"answer,omitempty"`
+	Model        string          `json:"model,omitempty"`
+	Pass         bool            `json:"pass"`
+	Checks       []Check         `json:"checks"`
+	LatencyMS    float64         `json:"latency_ms"`
+	Attempts     int             `json:"attempts"`
+	Usage        schemas.Usage   `json:"usage"`
+	CostMicroUSD int64           `json:"cost_microusd"`
 
 	latency time.Duration
 	answers []Answer
@@ -107,6 +116,12 @@ type Result struct {
 // something to write. Run returns when every run is done; when ctx ends,
 // the runs left fail as canceled.
 func Run(ctx context.Context, cases []Case, p *pipeline.Pipeline, prompt *prompts.Prompt, opts Options) *Report {
+	task := opts.Task
+	if task.Name == "" {
+		task = schemas.TaskSupportDraft
+	}
+	// A schema that cannot be registered fails every case's schema_valid.
+	_ = schemas.RegisterResult(task, prompt.OutputSchema)
 	parallel, repeat := max(opts.Parallel, 1), max(opts.Repeat, 1)
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -124,7 +139,7 @@ func Run(ctx context.Context, cases []Case, p *pipeline.Pipeline, prompt *prompt
 	for range min(parallel, total) {
 		wg.Go(func() {
 			for j := range jobs {
-				trials[j.c][j.r] = runOnce(ctx, cases[j.c], p, prompt, timeout)
+				trials[j.c][j.r] = runOnce(ctx, cases[j.c], p, task, prompt, timeout)
 				if opts.Progress != nil {
 					mu.Lock()
 					done++
@@ -152,7 +167,7 @@ func Run(ctx context.Context, cases []Case, p *pipeline.Pipeline, prompt *prompt
 }
 
 // runOnce runs one case once and checks the result.
-func runOnce(ctx context.Context, c Case, p *pipeline.Pipeline, prompt *prompts.Prompt, timeout time.Duration) Trial {
+func runOnce(ctx context.Context, c Case, p *pipeline.Pipeline, task schemas.Task, prompt *prompts.Prompt, timeout time.Duration) Trial {
 	ctx, cancel := context.WithTimeout(WithCase(ctx, c.Name), timeout)
 	defer cancel()
 	start := time.Now()
@@ -178,14 +193,16 @@ func runOnce(ctx context.Context, c Case, p *pipeline.Pipeline, prompt *prompts.
 	}
 	latency := time.Since(start)
 	answers := answersOf(ctx)
-	checks := c.Assert.Check(Observed{Task: prompt.Task, EventID: eventID, Ticket: ticket, Outcome: out, Answers: answers, Canary: prompt.Canary})
+	checks := c.Assert.Check(Observed{Task: task, EventID: eventID, Ticket: ticket, Outcome: out, Answers: answers, Canary: prompt.Canary})
 	t := Trial{
 		Outcome: OutcomeReady, Model: out.Model, Pass: true, Checks: checks,
 		LatencyMS: float64(latency.Microseconds()) / 1000, Attempts: out.Attempts, Usage: out.Usage, CostMicroUSD: out.CostMicroUSD,
 		latency: latency, answers: answers,
 	}
 	if out.Ready {
-		t.Reason, t.Confidence, t.RequiresReview, t.Draft = out.Draft.Reason, out.Draft.Confidence, out.Draft.RequiresReview, out.Draft.Text
+		t.Reason, t.Draft, t.Answer = label(out.Answer), out.Answer.Text(pipeline.FieldDraft), out.Answer
+		t.Confidence, _ = out.Answer.Confidence()
+		t.RequiresReview = out.Answer.RequiresReview()
 	} else {
 		t.Outcome, t.Detail = string(out.Code), out.Detail
 	}
@@ -226,4 +243,19 @@ func judge(c Case, trials []Trial, recorded bool) Result {
 		res.Status = Fail
 	}
 	return res
+}
+
+// label is what a report shows of an answer: its reason, or its other
+// top-level texts as field=value.
+func label(a pipeline.Answer) string {
+	if r := a.Text(pipeline.FieldReason); r != "" {
+		return r
+	}
+	var parts []string
+	for _, k := range sortedKeys(a) {
+		if s, ok := a[k].(string); ok && k != pipeline.FieldDraft {
+			parts = append(parts, k+"="+s)
+		}
+	}
+	return strings.Join(parts, " ")
 }

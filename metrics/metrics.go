@@ -181,10 +181,10 @@ type ConsumerState struct {
 	Pending, AckPending, Redelivered uint64
 }
 
-// WatchConsumer exposes a consumer's backlog, read from the server at
-// each scrape through state (which should answer within a second or two).
-func WatchConsumer(reg prometheus.Registerer, consumer string, state func(ctx context.Context) (ConsumerState, error)) {
-	reg.MustRegister(&consumerCollector{name: consumer, state: state})
+// WatchConsumers exposes the backlog of each named consumer, read from
+// the server at every scrape through its state function.
+func WatchConsumers(reg prometheus.Registerer, states map[string]func(ctx context.Context) (ConsumerState, error)) {
+	reg.MustRegister(&consumerCollector{states: states})
 }
 
 var (
@@ -195,8 +195,7 @@ var (
 )
 
 type consumerCollector struct {
-	name  string
-	state func(ctx context.Context) (ConsumerState, error)
+	states map[string]func(ctx context.Context) (ConsumerState, error)
 }
 
 func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -209,15 +208,17 @@ func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	s, err := c.state(ctx)
-	if err != nil {
-		ch <- prometheus.MustNewConstMetric(consumerUpDesc, prometheus.GaugeValue, 0, c.name)
-		return
+	for name, state := range c.states {
+		s, err := state(ctx)
+		if err != nil {
+			ch <- prometheus.MustNewConstMetric(consumerUpDesc, prometheus.GaugeValue, 0, name)
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(consumerUpDesc, prometheus.GaugeValue, 1, name)
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(s.Pending), name)
+		ch <- prometheus.MustNewConstMetric(ackPendingDesc, prometheus.GaugeValue, float64(s.AckPending), name)
+		ch <- prometheus.MustNewConstMetric(redeliveredDesc, prometheus.GaugeValue, float64(s.Redelivered), name)
 	}
-	ch <- prometheus.MustNewConstMetric(consumerUpDesc, prometheus.GaugeValue, 1, c.name)
-	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(s.Pending), c.name)
-	ch <- prometheus.MustNewConstMetric(ackPendingDesc, prometheus.GaugeValue, float64(s.AckPending), c.name)
-	ch <- prometheus.MustNewConstMetric(redeliveredDesc, prometheus.GaugeValue, float64(s.Redelivered), c.name)
 }
 
 // Handler serves /metrics from gather, /healthz (the process answers) and

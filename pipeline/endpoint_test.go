@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -180,7 +181,7 @@ func TestCacheAnswersRepeatedInputWithoutACall(t *testing.T) {
 	if first.Fallback != schemas.FallbackNone || second.Fallback != schemas.FallbackCache || other.Fallback != schemas.FallbackNone {
 		t.Errorf("fallbacks %s %s %s, want none cache none", first.Fallback, second.Fallback, other.Fallback)
 	}
-	if second.Draft != first.Draft || len(second.Calls) != 0 || second.CostMicroUSD != 0 || m.calls.Load() != 2 {
+	if !reflect.DeepEqual(second.Answer, first.Answer) || len(second.Calls) != 0 || second.CostMicroUSD != 0 || m.calls.Load() != 2 {
 		t.Errorf("cached outcome %+v, model calls %d", second, m.calls.Load())
 	}
 }

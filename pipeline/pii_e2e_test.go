@@ -41,7 +41,7 @@ func TestNoPersonalDataReachesTheModel(t *testing.T) {
 			if kind == "SECRET" {
 				continue // secrets are never echoed back by this model; checked below in the prompts
 			}
-			if !strings.Contains(out.Draft.Text, raw) {
+			if !strings.Contains(out.Answer.Text(pipeline.FieldDraft), raw) {
 				t.Errorf("ticket %d: the draft lost %s value %q", i, kind, raw)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,14 +36,6 @@ type Task struct {
 	Created time.Time
 }
 
-// Draft is a validated structured answer.
-type Draft struct {
-	Text           string  `json:"draft"`
-	Confidence     float64 `json:"confidence"`
-	Reason         string  `json:"reason"`
-	RequiresReview bool    `json:"requires_review"`
-}
-
 // Call records one model call that reached a model, for the cost event.
 type Call struct {
 	Model        string
@@ -61,10 +52,10 @@ type Call struct {
 	Outcome string
 }
 
-// Outcome is the result of Run: ready with a Draft, or failed with a Code.
+// Outcome is the result of Run: ready with an Answer, or failed with a Code.
 type Outcome struct {
 	Ready  bool
-	Draft  Draft
+	Answer Answer
 	Code   Code
 	Detail string // short, safe to publish: never ticket text
 	// RetryAfter is the delay to wait before the next try, when a
@@ -118,16 +109,16 @@ func (p Price) Cost(inputTokens, cachedInputTokens, outputTokens int) int64 {
 	return (total + 999_999) / 1_000_000
 }
 
-// Cache remembers drafts for identical input, prompt version and model.
+// Cache remembers answers for identical input, prompt version and model.
 // Errors are not fatal: a cache that fails is a cache that missed.
 type Cache interface {
 	Get(ctx context.Context, key string) (CacheEntry, bool, error)
 	Put(ctx context.Context, key string, e CacheEntry) error
 }
 
-// CacheEntry is a cached draft and what produced it.
+// CacheEntry is a cached answer, with its placeholders, and what produced it.
 type CacheEntry struct {
-	Draft    Draft  `json:"draft"`
+	Answer   Answer `json:"answer"`
 	Model    string `json:"model"`
 	Provider string `json:"provider"`
 }
@@ -288,8 +279,8 @@ func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
 
 	key := cacheKey(t.Prompt, chain[0].Alias, rendered)
 	if p.Cache != nil {
-		if e, ok, err := p.Cache.Get(ctx, key); err == nil && ok {
-			out.Ready, out.Draft, out.Model, out.Provider = true, unmask(masker, e.Draft), e.Model, e.Provider
+		if e, ok, err := p.Cache.Get(ctx, key); err == nil && ok && e.Answer != nil {
+			out.Ready, out.Answer, out.Model, out.Provider = true, unmask(masker, e.Answer), e.Model, e.Provider
 			out.Fallback = schemas.FallbackCache
 			out.Latency = p.now().Sub(start)
 			return out
@@ -299,18 +290,18 @@ func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
 	var lastErr error
 	for i, ep := range chain {
 		out.Model, out.Provider = ep.Name, ep.Provider
-		d, err := p.draftWith(ctx, ep, req, t.Prompt, rendered, &out)
+		a, err := p.answerWith(ctx, ep, req, t.Prompt, rendered, &out)
 		if err == nil {
-			if d.Confidence < p.ReviewBelow {
-				d.RequiresReview = true
+			if c, ok := a.Confidence(); ok && c < p.ReviewBelow {
+				a = a.withReview(true)
 			}
-			out.Ready, out.Draft = true, unmask(masker, d)
+			out.Ready, out.Answer = true, unmask(masker, a)
 			out.Fallback = fallbackKind(i, ep)
 			out.Latency = p.now().Sub(start)
 			if p.Cache != nil && out.Fallback == schemas.FallbackNone {
 				// Cached with its placeholders: the next ticket's own
 				// values fill them, never this one's.
-				_ = p.Cache.Put(ctx, key, CacheEntry{Draft: d, Model: out.Model, Provider: out.Provider})
+				_ = p.Cache.Put(ctx, key, CacheEntry{Answer: a, Model: out.Model, Provider: out.Provider})
 			}
 			return out
 		}
@@ -322,14 +313,17 @@ func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
 	return finish(lastErr)
 }
 
-// unmask restores the placeholders of a draft from this task's mapping. A
-// placeholder the model invented, or a raw value it wrote out where the
-// ticket had a placeholder, sends the draft to a human.
-func unmask(m *Masker, d Draft) Draft {
-	text, review := m.Unmask(d.Text)
-	d.Text = text
-	d.RequiresReview = d.RequiresReview || review
-	return d
+// unmask restores the placeholders of an answer from this task's mapping.
+// A placeholder the model invented, or a raw value it wrote out where the
+// ticket had a placeholder, sends the answer to a human.
+func unmask(m *Masker, a Answer) Answer {
+	review := false
+	a = a.mapText(func(s string) string {
+		text, r := m.Unmask(s)
+		review = review || r
+		return text
+	})
+	return a.withReview(review)
 }
 
 // routeChoice is a route with the reason it matched.
@@ -371,24 +365,24 @@ func (p *Pipeline) pick(t schemas.TicketCreated, tokens int, prompt *prompts.Pro
 	return routeChoice{}, nil, &ModelError{Code: CodeInternal, Detail: "no route matches; add a catch-all route"}
 }
 
-// draftWith gets a valid draft from one endpoint: the call with retries,
-// one retry with more room when the answer was cut, one repair call when
-// it did not match the schema, then the output checks.
-func (p *Pipeline) draftWith(ctx context.Context, ep *Endpoint, req Request, prompt *prompts.Prompt, rendered prompts.Rendered, out *Outcome) (Draft, error) {
+// answerWith gets a valid answer from one endpoint: the call with
+// retries, one retry with more room when the answer was cut, one repair
+// call when it did not match the schema, then the output checks.
+func (p *Pipeline) answerWith(ctx context.Context, ep *Endpoint, req Request, prompt *prompts.Prompt, rendered prompts.Rendered, out *Outcome) (Answer, error) {
 	req.Model = ep.Name
 	resp, err := p.callRetrying(ctx, ep, req, out)
 	if err != nil {
-		return Draft{}, err
+		return nil, err
 	}
 	if resp.FinishReason == "length" {
 		if bigger := min(req.MaxTokens*2, prompt.Model.MaxTokensCap); bigger > req.MaxTokens {
 			req.MaxTokens = bigger
 			if resp, err = p.callRetrying(ctx, ep, req, out); err != nil {
-				return Draft{}, err
+				return nil, err
 			}
 		}
 	}
-	d, err := checkAnswer(resp, req.MaxTokens, prompt)
+	a, err := checkAnswer(resp, req.MaxTokens, prompt)
 	var me *ModelError
 	if errors.As(err, &me) && me.Code == CodeInvalidOutput {
 		repair := req
@@ -397,29 +391,29 @@ func (p *Pipeline) draftWith(ctx context.Context, ep *Endpoint, req Request, pro
 			Message{Role: "user", Content: "That answer was rejected: " + me.Detail +
 				". Reply again with only the JSON object that the schema asks for."})
 		if resp, err = p.callRetrying(ctx, ep, repair, out); err != nil {
-			return Draft{}, err
+			return nil, err
 		}
-		d, err = checkAnswer(resp, req.MaxTokens, prompt)
+		a, err = checkAnswer(resp, req.MaxTokens, prompt)
 	}
 	if err != nil {
-		return Draft{}, err
+		return nil, err
 	}
-	if err := checkDraft(d, prompt, rendered); err != nil {
-		return Draft{}, err
+	if err := checkTexts(a, prompt, rendered); err != nil {
+		return nil, err
 	}
-	if link := p.unknownLink(d.Text, req.Input); link != "" {
+	review := false
+	if link := p.unknownLink(joinTexts(a), req.Input); link != "" {
 		if p.FailUnknownLinks {
-			return Draft{}, &ModelError{Code: CodeUnsafeContent, Detail: "draft links to a host that is neither in the ticket nor allowed"}
+			return nil, &ModelError{Code: CodeUnsafeContent, Detail: "answer links to a host that is neither in the ticket nor allowed"}
 		}
-		d.RequiresReview = true
+		review = true
 	}
-	d.Text = strings.TrimSpace(d.Text)
-	return d, nil
+	return a.mapText(strings.TrimSpace).withReview(review), nil
 }
 
 var linkPattern = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"')\]]+`)
 
-// unknownLink returns the host of the first link in draft that points
+// unknownLink returns the host of the first link in an answer that points
 // neither to a host the ticket mentions nor to an allowed one: a prompt
 // injection's favourite payload is a link the customer never sent.
 func (p *Pipeline) unknownLink(draft, ticket string) string {
@@ -450,43 +444,45 @@ func linkHost(link string) string {
 	return strings.ToLower(u.Hostname())
 }
 
-// checkAnswer turns a response into a draft that matches the prompt's
+// checkAnswer turns a response into an answer that matches the prompt's
 // output schema, or an error with the code that says why it is not one.
-func checkAnswer(resp Response, maxTokens int, prompt *prompts.Prompt) (Draft, error) {
+func checkAnswer(resp Response, maxTokens int, prompt *prompts.Prompt) (Answer, error) {
 	switch resp.FinishReason {
 	case "length":
-		return Draft{}, &ModelError{Code: CodeTruncatedOutput, Detail: fmt.Sprintf("answer cut at max_tokens=%d", maxTokens)}
+		return nil, &ModelError{Code: CodeTruncatedOutput, Detail: fmt.Sprintf("answer cut at max_tokens=%d", maxTokens)}
 	case "content_filter":
-		return Draft{}, &ModelError{Code: CodeUnsafeContent, Detail: "provider content filter"}
+		return nil, &ModelError{Code: CodeUnsafeContent, Detail: "provider content filter"}
 	}
 	text := stripFence(resp.Text)
 	if err := prompt.CheckOutput([]byte(text)); err != nil {
-		return Draft{}, &ModelError{Code: CodeInvalidOutput, Detail: err.Error()}
+		return nil, &ModelError{Code: CodeInvalidOutput, Detail: err.Error()}
 	}
-	var d Draft
-	if err := json.Unmarshal([]byte(text), &d); err != nil {
-		return Draft{}, &ModelError{Code: CodeInvalidOutput, Detail: "answer does not decode into a draft"}
-	}
-	return d, nil
+	return decodeAnswer(text)
 }
 
-// leakWords is how many consecutive words of the system prompt in a draft
-// count as leaking it: enough to rule out chance, few enough to catch a
-// paraphrase that quotes.
+// leakWords is how many consecutive words of the system prompt in an
+// answer count as leaking it: enough to rule out chance, few enough to
+// catch a paraphrase that quotes.
 const leakWords = 8
 
-// checkDraft applies the checks a schema cannot express: the prompt's
-// length limit, and no trace of the system prompt or its canary.
-func checkDraft(d Draft, prompt *prompts.Prompt, rendered prompts.Rendered) error {
-	if max := prompt.MaxDraftChars; max > 0 && utf8.RuneCountInString(d.Text) > max {
-		return &ModelError{Code: CodeInvalidOutput, Detail: fmt.Sprintf("draft longer than %d characters", max)}
+// checkTexts applies to every text of an answer the checks a schema
+// cannot express: the prompt's length limit, and no trace of the system
+// prompt or its canary.
+func checkTexts(a Answer, prompt *prompts.Prompt, rendered prompts.Rendered) error {
+	texts := a.Texts()
+	if max := prompt.MaxDraftChars; max > 0 {
+		for _, t := range texts {
+			if utf8.RuneCountInString(t) > max {
+				return &ModelError{Code: CodeInvalidOutput, Detail: fmt.Sprintf("answer text longer than %d characters", max)}
+			}
+		}
 	}
-	lower := strings.ToLower(d.Text)
+	lower := strings.ToLower(strings.Join(texts, "\n"))
 	if c := prompt.Canary; c != "" && strings.Contains(lower, strings.ToLower(c)) {
-		return &ModelError{Code: CodeUnsafeContent, Detail: "draft repeats the system prompt's canary"}
+		return &ModelError{Code: CodeUnsafeContent, Detail: "answer repeats the system prompt's canary"}
 	}
 	if sharesRun(strings.Fields(strings.ToLower(rendered.System)), strings.Fields(lower), leakWords) {
-		return &ModelError{Code: CodeUnsafeContent, Detail: "draft repeats the system prompt"}
+		return &ModelError{Code: CodeUnsafeContent, Detail: "answer repeats the system prompt"}
 	}
 	return nil
 }

@@ -193,7 +193,7 @@ func TestRunNeverLeaksTicketTextInDetail(t *testing.T) {
 func TestRunLowConfidenceNeedsReview(t *testing.T) {
 	p := &pipeline.Pipeline{Model: answer(`{"draft":"Hi","confidence":0.3,"reason":"other","requires_review":false}`, "stop"), ReviewBelow: 0.5}
 	out := p.Run(context.Background(), task(t, "hi"))
-	if !out.Ready || !out.Draft.RequiresReview {
+	if !out.Ready || !out.Answer.RequiresReview() {
 		t.Fatalf("outcome = %+v, want ready and requires_review", out)
 	}
 }
@@ -275,8 +275,8 @@ func TestLinksTheTicketNeverSent(t *testing.T) {
 			p := &pipeline.Pipeline{Model: answer(draftWith(tt.draft), "stop"), Retry: fastRetry,
 				AllowedLinkHosts: []string{"help.ghostwriter.dev"}, FailUnknownLinks: tt.fail}
 			out := p.Run(context.Background(), task(t, tt.body))
-			if out.Code != tt.wantCode || (out.Ready && out.Draft.RequiresReview != tt.wantReview) {
-				t.Errorf("ready=%v review=%v code=%s, want review=%v code=%q", out.Ready, out.Draft.RequiresReview, out.Code, tt.wantReview, tt.wantCode)
+			if out.Code != tt.wantCode || (out.Ready && out.Answer.RequiresReview() != tt.wantReview) {
+				t.Errorf("ready=%v review=%v code=%s, want review=%v code=%q", out.Ready, out.Answer.RequiresReview(), out.Code, tt.wantReview, tt.wantCode)
 			}
 		})
 	}

@@ -27,7 +27,7 @@ func newData(typ string) any {
 	case TypeReplySent:
 		return new(ReplySent)
 	}
-	return nil
+	return registeredData(typ)
 }
 
 // Decode parses and strictly validates an event document. It rejects, with
@@ -51,7 +51,7 @@ func Decode(raw []byte) (Envelope, error) {
 	// The envelope schema guarantees an object with a string type.
 	obj, _ := doc.(map[string]any)
 	typ, _ := obj["type"].(string)
-	sch, ok := dataSchemas[typ]
+	sch, ok := dataSchema(typ)
 	if !ok {
 		return Envelope{}, &FieldError{Kind: KindUnknownType, Field: "/type", Reason: "unknown event type " + quoteShort(typ)}
 	}
@@ -87,7 +87,7 @@ func envelopeError(fe *FieldError) *FieldError {
 
 // validateData is Validate with every Field prefixed by prefix.
 func validateData(typ string, data []byte, prefix string) *FieldError {
-	sch, ok := dataSchemas[typ]
+	sch, ok := dataSchema(typ)
 	if !ok {
 		return &FieldError{Kind: KindUnknownType, Field: prefix, Reason: "unknown event type " + quoteShort(typ)}
 	}
@@ -158,7 +158,7 @@ func (e Envelope) DecodeData(v any) error {
 // SchemaURL(typ). New fails if typ is unknown or data does not validate
 // against its schema. Set Subject and TraceParent on the result as needed.
 func New(typ, source, id string, data any) (Envelope, error) {
-	if _, ok := dataSchemas[typ]; !ok {
+	if _, ok := dataSchema(typ); !ok {
 		return Envelope{}, fmt.Errorf("schemas.new: %w", &FieldError{Kind: KindUnknownType, Field: "/type", Reason: "unknown event type " + quoteShort(typ)})
 	}
 	b, err := json.Marshal(data)

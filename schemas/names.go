@@ -72,6 +72,9 @@ const (
 	HeaderReplayID            = "Ghostwriter-Replay-Id"
 	HeaderReplayPromptVersion = "Ghostwriter-Replay-Prompt-Version"
 	HeaderReplayShadow        = "Ghostwriter-Replay-Shadow"
+	// HeaderReplayTask names the task a replayed event is for; absent
+	// means support_draft.
+	HeaderReplayTask = "Ghostwriter-Replay-Task"
 	// HeaderSourceEventID names the input event an output answers.
 	HeaderSourceEventID = "Ghostwriter-Source-Event-Id"
 )

@@ -39,14 +39,20 @@ var (
 	dataSchemas    map[string]*jsonschema.Schema
 )
 
-func init() {
-	slices.Sort(types)
+// newCompiler returns a compiler with the rules every schema is held to.
+func newCompiler() *jsonschema.Compiler {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
 	// Accept exactly the timestamps time.Time can decode and encode again,
 	// so that anything Decode accepts also unmarshals into an Envelope.
 	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateTime})
+	return c
+}
+
+func init() {
+	slices.Sort(types)
+	c := newCompiler()
 	for _, name := range append([]string{envelopeName}, types...) {
 		raw, err := schemaFS.ReadFile(name + ".v1.json")
 		if err != nil {
@@ -92,7 +98,7 @@ func schemaURL(name string) string {
 // SchemaURL returns the $id of the data schema of typ, used as the
 // dataschema of events of that type, or "" if typ is unknown.
 func SchemaURL(typ string) string {
-	if _, ok := dataSchemas[typ]; !ok {
+	if _, ok := dataSchema(typ); !ok {
 		return ""
 	}
 	return schemaURL(typ)

@@ -71,6 +71,14 @@ func runEval(ctx context.Context, args []string, env *environ) error {
 	if err != nil {
 		return usageError{err}
 	}
+	specs, err := readTasks(c.configPath)
+	if err != nil {
+		return err
+	}
+	spec, err := selectTasks(specs, *task)
+	if err != nil {
+		return err
+	}
 	var base *prompts.Prompt
 	if *baseline != "" {
 		if base, err = set.Get(*task, *baseline); err != nil {
@@ -116,7 +124,7 @@ func runEval(ctx context.Context, args []string, env *environ) error {
 	}
 	pipe.Prices, pipe.Logger = m.prices, log
 
-	opts := eval.Options{Parallel: *parallel, Repeat: *repeat, Recorded: model == evalRecorded, Model: model}
+	opts := eval.Options{Task: spec[0], Parallel: *parallel, Repeat: *repeat, Recorded: model == evalRecorded, Model: model}
 	report := runWithProgress(ctx, env.stderr, "eval "+prompt.Version, cases, pipe, prompt, opts)
 	if base != nil {
 		report.Compare(runWithProgress(ctx, env.stderr, "eval "+base.Version, cases, pipe, base, opts))

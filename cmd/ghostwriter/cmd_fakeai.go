@@ -26,8 +26,8 @@ func runFakeAI(ctx context.Context, args []string, env *environ) error {
 	}
 	s := fakeai.Serve(l)
 	defer s.Close()
-	s.SetDefault(func(goopenai.ChatCompletionRequest) fakeai.Reply {
-		return fakeai.Reply{Content: fakeai.DefaultContent, Status: *status, Delay: *latency}
+	s.SetDefault(func(req goopenai.ChatCompletionRequest) fakeai.Reply {
+		return fakeai.Reply{Content: fakeai.ContentFor(req), Status: *status, Delay: *latency}
 	})
 	fmt.Fprintf(env.stderr, "fake OpenAI API at %s (try: ghostwriter run --demo --openai-base-url %s)\n", s.URL(), s.URL())
 	<-ctx.Done()

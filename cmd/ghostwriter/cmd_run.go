@@ -56,7 +56,7 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 	}()
 	url := srv.ClientURL()
 	log.Info("embedded NATS with JetStream is up", "url", url, "data_dir", *dataDir,
-		"model", d.model, "prompt_version", d.prompt.Version)
+		"model", d.model, "tasks", d.versions())
 	fmt.Fprintf(env.stderr, "\n  NATS_URL=%s\n  publish a ticket:  ghostwriter publish --nats-url %s --wait testdata/tickets/01-refund-double-charge.json\n\n", url, url)
 
 	nc, js, err := connect(natsConfig{url: url}, "ghostwriter-run", log)
@@ -64,6 +64,7 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 		return err
 	}
 	defer nc.Close()
+	topo.Tasks = d.specs()
 	if err := consumers.Apply(ctx, js, *topo); err != nil {
 		return err
 	}

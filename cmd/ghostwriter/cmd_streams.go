@@ -25,6 +25,11 @@ func runStreams(ctx context.Context, args []string, env *environ) error {
 	if c.flags.NArg() > 0 {
 		return usagef("streams apply takes no arguments, got %q", c.flags.Args())
 	}
+	tasks, err := readTasks(c.configPath)
+	if err != nil {
+		return err
+	}
+	topo.Tasks = tasks
 	nc, js, err := connect(*natsCfg, "ghostwriter-streams", slog.Default())
 	if err != nil {
 		return err

@@ -24,6 +24,6 @@ func runWorker(ctx context.Context, args []string, env *environ) error {
 	}
 	defer nc.Close()
 	d.log.Info("worker starting", "nats_url", nc.ConnectedUrlRedacted(), "model", d.model,
-		"prompt_version", d.prompt.Version, "concurrency", d.concurrency)
+		"tasks", d.versions(), "concurrency", d.concurrency)
 	return d.run(ctx, nc, js)
 }

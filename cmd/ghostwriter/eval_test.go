@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
+	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
 const evalCases = "../../testdata/eval/support_draft"
@@ -25,22 +26,61 @@ func runEvalCmd(t *testing.T, args ...string) (code int, stdout, stderr string, 
 	return exitCode(err, &errOut), out.String(), errOut.String(), err
 }
 
-// The gate: every saved example of support_draft, against the recorded
-// answers, comes out as expected. A change to the prompt, the parser, the
-// output checks or the contract that breaks a saved case fails here, and
-// so fails make test.
+// The gate: every saved example of every built-in task, against the
+// recorded answers, comes out as expected. A change to a prompt, the
+// parser, the output checks or the contract that breaks a saved case
+// fails here, and so fails make test.
 func TestEvalGate(t *testing.T) {
-	code, stdout, stderr, err := runEvalCmd(t, "--config", "../../deploy/prices.yaml")
-	if code != 0 {
-		t.Fatalf("eval exit code %d: %v\n%s\n%s", code, err, stdout, stderr)
+	for _, task := range schemas.BuiltinTasks() {
+		t.Run(task.Name, func(t *testing.T) {
+			cases := filepath.Join("..", "..", "testdata", "eval", task.Name)
+			code, stdout, stderr, err := runEvalCmd(t, "--task", task.Name, "--cases", cases, "--config", "../../deploy/prices.yaml")
+			if code != 0 {
+				t.Fatalf("eval exit code %d: %v\n%s\n%s", code, err, stdout, stderr)
+			}
+			for _, want := range []string{"01-refund-double-charge", "pass", "xfail", "pass rate 1.000", "with recorded"} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("report lacks %q:\n%s", want, stdout)
+				}
+			}
+			if strings.Contains(stderr, "recordings were answers to another prompt") {
+				t.Errorf("the recordings are stale: re-record after changing the prompt:\n%s", stderr)
+			}
+		})
 	}
-	for _, want := range []string{"01-refund-double-charge", "pass", "xfail", "pass rate 1.000", "with recorded"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("report lacks %q:\n%s", want, stdout)
+}
+
+// An edit to the triage task's schema file, in a copy of the prompts
+// folder, breaks the saved cases that need what it took away.
+func TestEvalCatchesBreakingSchemaFileEdits(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "triage"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"v1.md", "output.v1.json"} {
+		raw, err := prompts.Embedded.ReadFile("triage/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "output.v1.json" {
+			edited := strings.Replace(string(raw), `"shipping", `, "", 1)
+			if edited == string(raw) {
+				t.Fatal("the triage schema no longer lists shipping as a department")
+			}
+			raw = []byte(edited)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "triage", f), raw, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if strings.Contains(stderr, "recordings were answers to another prompt") {
-		t.Errorf("the recordings are stale: re-record after changing the prompt:\n%s", stderr)
+	code, stdout, _, err := runEvalCmd(t, "--task", "triage", "--cases", "../../testdata/eval/triage", "--prompts-dir", dir)
+	if code != 1 {
+		t.Fatalf("eval exit code %d (%v), want 1:\n%s", code, err, stdout)
+	}
+	for _, c := range []string{"05-shipping-delay-tracking", "29-empty-subject"} {
+		if !strings.Contains(err.Error(), c+" (fail)") {
+			t.Errorf("the error does not name %s as failing: %v", c, err)
+		}
 	}
 }
 

@@ -45,7 +45,7 @@ budgets:
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(runCtx, []string{"run", "--listen", addr, "--data-dir", t.TempDir(), "--log-format", "json", "--config", cfg},
+		done <- run(runCtx, []string{"run", "--listen", addr, "--data-dir", t.TempDir(), "--log-format", "json", "--config", cfg, "--run-tasks", "support_draft"},
 			getenv, strings.NewReader(""), &syncBuffer{}, &stderr)
 	}()
 	stopped := false

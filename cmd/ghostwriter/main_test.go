@@ -51,7 +51,8 @@ func noEnv(string) string { return "" }
 
 // The whole `run` wiring, with go-openai pointed at a local server that
 // speaks the OpenAI chat completions API: a plain core-NATS publish (what
-// `nats pub` does) and `ghostwriter publish --wait` are both drafted.
+// `nats pub` does) and `ghostwriter publish --wait` are both drafted and
+// triaged, each task on its own consumer, from one process.
 func TestRunEndToEndThroughOpenAIAPI(t *testing.T) {
 	ai := fakeai.New()
 	defer ai.Close()
@@ -121,24 +122,34 @@ func TestRunEndToEndThroughOpenAIAPI(t *testing.T) {
 	// A core-NATS publish of a whole envelope, as `nats pub` sends it.
 	envelope := `{"specversion":"1.0","id":"core-1","source":"nats-cli","type":"ticket.created","time":"` + time.Now().UTC().Format(time.RFC3339) + `",` +
 		`"data":{"ticket_id":"T-78","tenant_id":"acme","body":"Where is my parcel?"}}`
-	sub, err := nc.SubscribeSync(schemas.TypeDraftReady)
+	sub, err := nc.SubscribeSync("ticket.*")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := nc.Publish(schemas.TypeTicketCreated, []byte(envelope)); err != nil {
 		t.Fatal(err)
 	}
-	for {
+	results := map[string]schemas.Envelope{}
+	for len(results) < 2 {
 		m, err := sub.NextMsg(10 * time.Second)
 		if err != nil {
-			t.Fatalf("no draft for the core-NATS publish: %v", err)
+			t.Fatalf("no draft and triage for the core-NATS publish (have %v): %v", results, err)
 		}
-		if strings.Contains(string(m.Data), `"source_event_id":"core-1"`) {
-			break
+		if env, err := schemas.Decode(m.Data); err == nil && strings.Contains(string(env.Data), `"source_event_id":"core-1"`) {
+			results[env.Type] = env
 		}
 	}
-	if calls := ai.Calls(); calls != 2 {
-		t.Errorf("fake OpenAI server saw %d calls, want 2", calls)
+	var triaged map[string]any
+	if env, ok := results[schemas.TaskTriage.Ready]; !ok || env.DecodeData(&triaged) != nil {
+		t.Fatalf("results for core-1: %v, want ticket.draft_ready and ticket.triaged", results)
+	}
+	if triaged["department"] != "general" || triaged["priority"] != "normal" || triaged["task"] != "triage" || triaged["model"] != "gpt-4o-mini" {
+		t.Errorf("ticket.triaged = %v; want the fake OpenAI server's triage", triaged)
+	}
+	// Two tickets, two tasks: four calls, one each.
+	poll.Until(t, 10*time.Second, "a model call per ticket and task", func() bool { return ai.Calls() >= 4 })
+	if calls := ai.Calls(); calls != 4 {
+		t.Errorf("fake OpenAI server saw %d calls, want 4", calls)
 	}
 
 	// An operator replays both tickets in shadow and compares.

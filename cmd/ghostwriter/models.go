@@ -13,26 +13,29 @@ import (
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/openai"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/rules"
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
+	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
 // flagProvider names the provider that --openai-base-url and
 // OPENAI_API_KEY describe when the config file has no models section.
 const flagProvider = "openai"
 
+// loadPrompts loads every prompt: from --prompts-dir, or the built-in copy.
+func (wc *workerConfig) loadPrompts() (*prompts.Set, error) {
+	if wc.promptsDir != "" {
+		return prompts.Load(os.DirFS(wc.promptsDir))
+	}
+	return prompts.Load(prompts.Embedded)
+}
+
 // loadPrompt returns the support_draft prompt the workers run, and every
 // prompt loaded, for replays that ask for another version.
 func (wc *workerConfig) loadPrompt() (*prompts.Prompt, *prompts.Set, error) {
-	var set *prompts.Set
-	var err error
-	if wc.promptsDir != "" {
-		set, err = prompts.Load(os.DirFS(wc.promptsDir))
-	} else {
-		set, err = prompts.Load(prompts.Embedded)
-	}
+	set, err := wc.loadPrompts()
 	if err != nil {
 		return nil, nil, err
 	}
-	prompt, err := set.Get("support_draft", wc.promptVersion)
+	prompt, err := set.Get(schemas.TaskSupportDraft.Name, wc.promptVersion)
 	if err != nil {
 		return nil, nil, usageError{err}
 	}

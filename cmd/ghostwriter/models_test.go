@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
+	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
 // The example configuration in deploy/ must stay valid: it is what
@@ -41,6 +42,13 @@ func TestExampleConfigBuilds(t *testing.T) {
 	}
 	if len(mc.Routes) != 4 || mc.Routes[0].When.CustomerTiers[0] != "enterprise" || mc.Retry.Policy().MaxAttempts != 3 {
 		t.Errorf("example config read as %+v", mc)
+	}
+	tasks, _, err := wc.loadTasks(c.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 2 || tasks[0].Spec != schemas.TaskSupportDraft || tasks[1].Spec != schemas.TaskTriage || tasks[1].Prompt.Task != "triage" {
+		t.Errorf("example tasks read as %+v", tasks)
 	}
 }
 

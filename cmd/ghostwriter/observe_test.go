@@ -67,7 +67,7 @@ func TestWorkerMetricsReadinessAndLogs(t *testing.T) {
 	runCtx, stopRun := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(runCtx, []string{"worker", "--nats-url", url, "--metrics-addr", metricsAddr, "--log-level", "debug", "--log-format", "json"},
+		done <- run(runCtx, []string{"worker", "--nats-url", url, "--metrics-addr", metricsAddr, "--log-level", "debug", "--log-format", "json", "--run-tasks", "support_draft"},
 			func(k string) string {
 				return map[string]string{"OPENAI_BASE_URL": ai.URL(), "OPENAI_API_KEY": apiKey}[k]
 			}, strings.NewReader(""), &syncBuffer{}, &stderr)

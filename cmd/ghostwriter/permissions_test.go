@@ -220,8 +220,9 @@ func TestLeastPrivilegeUsers(t *testing.T) {
 				func(k string) string { return map[string]string{"GHOSTWRITER_DATABASE_URL_FILE": dbFile}[k] },
 				strings.NewReader(""), &syncBuffer{}, &log)
 		}()
-		poll.Until(t, 20*time.Second, "the ledger to record the cost event", func() bool {
-			return strings.Contains(log.String(), `"recorded":1`)
+		// One cost event per task: a batch of two, or two of one.
+		poll.Until(t, 20*time.Second, "the ledger to record the cost events", func() bool {
+			return strings.Contains(log.String(), `"recorded":2`) || strings.Count(log.String(), `"recorded":1`) == 2
 		})
 		stopLedger()
 		if err := <-ldone; err != nil {
@@ -298,8 +299,8 @@ func TestLeastPrivilegeUsers(t *testing.T) {
 		t.Fatalf("TICKETS: %v", err)
 	}
 	info := st.CachedInfo()
-	if info.State.Msgs < 2 || info.State.Consumers != 2 {
-		t.Errorf("TICKETS holds %d messages and %d consumers; want the ticket, its draft, ghostwriter-drafts and ghostwriter-feedback alone",
+	if info.State.Msgs < 2 || info.State.Consumers != 3 {
+		t.Errorf("TICKETS holds %d messages and %d consumers; want the ticket, its results, ghostwriter-drafts, ghostwriter-triage and ghostwriter-feedback alone",
 			info.State.Msgs, info.State.Consumers)
 	}
 	// The API key is in no event.

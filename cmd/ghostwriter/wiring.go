@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +67,7 @@ type workerConfig struct {
 	concurrency      int
 	promptVersion    string
 	promptsDir       string
+	tasks            string
 	cache            bool
 	maxAge           time.Duration
 	maxBodyBytes     int
@@ -93,6 +95,7 @@ func (c *command) workerFlags() *workerConfig {
 	f.Float64Var(&wc.replayShare, "replay-share", 0.25, "share of --concurrency given to replays (at least one), so live tickets come first")
 	f.StringVar(&wc.promptVersion, "prompt-version", "", "support_draft prompt version; default: the latest")
 	f.StringVar(&wc.promptsDir, "prompts-dir", "", "load prompts from this folder instead of the built-in copy")
+	f.StringVar(&wc.tasks, "run-tasks", "", "comma-separated tasks this process runs; default: every task of the config file (support_draft and triage without one)")
 	f.DurationVar(&wc.maxAge, "max-age", pipeline.DefaultMaxAge, "fail tickets picked up later than this after their time as expired (negative: no limit)")
 	f.IntVar(&wc.maxBodyBytes, "max-body-bytes", pipeline.DefaultMaxBodyBytes, "fail longer ticket bodies as invalid_input (too_large)")
 	f.StringVar(&wc.allowedLinks, "allowed-link-hosts", "", "comma-separated hosts a draft may link to besides those in the ticket")
@@ -158,11 +161,11 @@ func connect(cfg natsConfig, name string, log *slog.Logger) (*nats.Conn, jetstre
 }
 
 // drafter is what run and worker build from their flags: a logger, and a
-// pipeline with its prompt.
+// pipeline with its tasks and their prompts.
 type drafter struct {
 	log         *slog.Logger
 	pipe        *pipeline.Pipeline
-	prompt      *prompts.Prompt
+	tasks       []consumers.Task
 	prompts     *prompts.Set
 	model       string // a description for the start-up line
 	concurrency int
@@ -195,11 +198,11 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 	if err != nil {
 		return nil, err
 	}
-	prompt, set, err := wc.loadPrompt()
+	tasks, set, err := wc.loadTasks(c.configPath)
 	if err != nil {
 		return nil, err
 	}
-	pipe, model, err := wc.buildPipeline(c.configPath, env.getenv, prompt, log, obs.metrics)
+	pipe, model, err := wc.buildPipeline(c.configPath, env.getenv, tasks[0].Prompt, log, obs.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +211,7 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 		return nil, usageError{err}
 	}
 	pipe.Prices, pipe.Logger = m.prices, log
-	return &drafter{log: log, pipe: pipe, prompt: prompt, prompts: set, model: model, concurrency: wc.concurrency, replayShare: wc.replayShare, grace: wc.shutdownGrace, cache: wc.cache, money: m, obs: obs, getenv: env.getenv}, nil
+	return &drafter{log: log, pipe: pipe, tasks: tasks, prompts: set, model: model, concurrency: wc.concurrency, replayShare: wc.replayShare, grace: wc.shutdownGrace, cache: wc.cache, money: m, obs: obs, getenv: env.getenv}, nil
 }
 
 // run drafts until ctx ends, then drains the connection so in-flight
@@ -226,12 +229,16 @@ func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 		return err
 	}
 	defer stopTracing()
-	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Prompt: d.prompt, Prompts: d.prompts, Concurrency: d.concurrency,
+	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Tasks: d.tasks, Prompts: d.prompts, Concurrency: d.concurrency,
 		ReplayShare: d.replayShare, Grace: d.grace, Logger: d.log, Metrics: d.obs.metrics}
 	for _, warning := range consumers.CheckSettings(ctx, js, d.concurrency) {
 		d.log.Warn("a setting weakens a guarantee", "check", warning)
 	}
-	metrics.WatchConsumer(d.obs.reg, schemas.ConsumerDrafts, consumers.ConsumerState(js, schemas.StreamTickets, schemas.ConsumerDrafts))
+	watch := map[string]func(context.Context) (metrics.ConsumerState, error){}
+	for _, t := range d.tasks {
+		watch[t.Spec.Consumer] = consumers.ConsumerState(js, schemas.StreamTickets, t.Spec.Consumer)
+	}
+	metrics.WatchConsumers(d.obs.reg, watch)
 	stopServing, err := d.obs.serve(func(ctx context.Context) error {
 		if !nc.IsConnected() {
 			return errors.New("NATS not connected")
@@ -275,4 +282,23 @@ func (c *command) topologyFlags() *consumers.Topology {
 	c.flags.DurationVar(&t.Drafts.AckWait, "ack-wait", t.Drafts.AckWait, "redeliver a ticket after this long without an ack or heartbeat")
 	c.flags.IntVar(&t.Drafts.MaxDeliver, "max-deliver", t.Drafts.MaxDeliver, "deliveries of one ticket before it is reported failed")
 	return &t
+}
+
+// versions describes the tasks and their prompt versions for a start-up
+// log line: "support_draft/v1 triage/v1".
+func (d *drafter) versions() string {
+	parts := make([]string, len(d.tasks))
+	for i, t := range d.tasks {
+		parts[i] = t.Spec.Name + "/" + t.Prompt.Version
+	}
+	return strings.Join(parts, " ")
+}
+
+// specs returns what configuration says of the tasks.
+func (d *drafter) specs() []schemas.Task {
+	specs := make([]schemas.Task, len(d.tasks))
+	for i, t := range d.tasks {
+		specs[i] = t.Spec
+	}
+	return specs
 }

@@ -24,8 +24,12 @@ import (
 )
 
 // DefaultContent is the content of the built-in default reply: a valid JSON
-// object for the "support_draft" schema.
-const DefaultContent = `{"draft":"Thanks for reaching out. We have received your message and will get back to you shortly.","confidence":0.8,"reason":"other","requires_review":false}`
+// object for the "support_draft" schema. TriageContent is the default
+// reply to a request for the "triage" schema.
+const (
+	DefaultContent = `{"draft":"Thanks for reaching out. We have received your message and will get back to you shortly.","confidence":0.8,"reason":"other","requires_review":false}`
+	TriageContent  = `{"department":"general","priority":"normal","labels":["question"],"confidence":0.7}`
+)
 
 // knownModels are listed by GET /v1/models before any request names one.
 var knownModels = []string{"fakeai", "gpt-4o-mini"}
@@ -286,8 +290,17 @@ func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {
 	}{"list", list})
 }
 
-func defaultReply(openai.ChatCompletionRequest) Reply {
-	return Reply{Content: DefaultContent, FinishReason: string(openai.FinishReasonStop)}
+func defaultReply(req openai.ChatCompletionRequest) Reply {
+	return Reply{Content: ContentFor(req), FinishReason: string(openai.FinishReasonStop)}
+}
+
+// ContentFor is a valid answer to req: TriageContent when it asks for the
+// triage schema, DefaultContent otherwise.
+func ContentFor(req openai.ChatCompletionRequest) string {
+	if f := req.ResponseFormat; f != nil && f.JSONSchema != nil && f.JSONSchema.Name == "triage" {
+		return TriageContent
+	}
+	return DefaultContent
 }
 
 func completion(id int, req openai.ChatCompletionRequest, reply Reply) openai.ChatCompletionResponse {

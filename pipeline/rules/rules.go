@@ -1,5 +1,5 @@
 // Package rules is the offline model: keyword classification and a
-// templated draft, with no network and no cost. It is the default when no
+// templated draft or triage, with no network and no cost. It is the default when no
 // model endpoint is configured and the last step of every fallback chain.
 // It labels itself "rules" as provider and model in every event, so no one
 // mistakes its drafts for a language model's. It must not know about events.
@@ -60,31 +60,106 @@ type Model struct{}
 
 var _ pipeline.Model = Model{}
 
-// Complete classifies req.Input by keywords and answers with a JSON draft
-// matching the support_draft output schema. It reports no tokens: it costs
-// nothing and reads no tokens.
+// The output schemas the rules model can answer, by their name in the
+// prompt's front matter.
+const (
+	SchemaSupportDraft = "support_draft"
+	SchemaTriage       = "triage"
+)
+
+// Complete classifies req.Input by keywords and answers the output schema
+// req.SchemaName names: a templated draft for support_draft (also when no
+// schema is named), a department, priority and labels for triage. Any
+// other schema fails as internal: the rules model knows no other task. It
+// reports no tokens: it costs nothing and reads no tokens.
 func (Model) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return pipeline.Response{}, err
 	}
-	reason, hits := Classify(req.Input)
-	draft, review := otherDraft, true
-	for _, r := range rules {
-		if r.reason == reason {
-			draft, review = r.draft, r.review
-		}
+	var answer any
+	switch req.SchemaName {
+	case SchemaSupportDraft, "":
+		answer = draft(req.Input)
+	case SchemaTriage:
+		answer = triage(req.Input)
+	default:
+		return pipeline.Response{}, &pipeline.ModelError{Code: pipeline.CodeInternal,
+			Detail: fmt.Sprintf("the rules model has no answer for the output schema %q", req.SchemaName)}
 	}
-	answer := struct {
-		Draft          string  `json:"draft"`
-		Confidence     float64 `json:"confidence"`
-		Reason         string  `json:"reason"`
-		RequiresReview bool    `json:"requires_review"`
-	}{draft, confidence(hits), reason, review}
 	text, err := json.Marshal(answer)
 	if err != nil {
 		return pipeline.Response{}, fmt.Errorf("rules.complete: %w", err)
 	}
 	return pipeline.Response{Text: string(text), Model: Name, Provider: Name, FinishReason: "stop"}, nil
+}
+
+type draftAnswer struct {
+	Draft          string  `json:"draft"`
+	Confidence     float64 `json:"confidence"`
+	Reason         string  `json:"reason"`
+	RequiresReview bool    `json:"requires_review"`
+}
+
+func draft(input string) draftAnswer {
+	reason, hits := Classify(input)
+	text, review := otherDraft, true
+	for _, r := range rules {
+		if r.reason == reason {
+			text, review = r.draft, r.review
+		}
+	}
+	return draftAnswer{text, confidence(hits), reason, review}
+}
+
+type triageAnswer struct {
+	Department string   `json:"department"`
+	Priority   string   `json:"priority"`
+	Labels     []string `json:"labels"`
+	Confidence float64  `json:"confidence"`
+}
+
+// triageOf maps a reason to a department, a default priority and a label.
+var triageOf = map[string]struct{ department, priority, label string }{
+	ReasonBillingRefund: {"billing", "high", "refund"},
+	ReasonLoginAccess:   {"account", "high", "login"},
+	ReasonBugReport:     {"technical", "normal", "bug"},
+	ReasonShipping:      {"shipping", "normal", "shipping"},
+	ReasonAccountChange: {"account", "normal", "account-change"},
+	ReasonOther:         {"general", "normal", ""},
+}
+
+// urgentWords make any ticket urgent: outages, security and legal threats.
+var urgentWords = []string{"outage", "down for", "all users", "everyone", "security", "breach", "hacked", "data leak", "lawyer", "legal action", "chargeback", "datenleck", "panne", "caída"}
+
+// lowWords make an otherwise unclassified ticket low priority: thanks,
+// praise and ideas.
+var lowWords = []string{"thank", "thanks", "great job", "love the", "feature request", "suggestion", "would be nice", "danke", "merci", "gracias"}
+
+func triage(input string) triageAnswer {
+	reason, hits := Classify(input)
+	t := triageOf[reason]
+	a := triageAnswer{Department: t.department, Priority: t.priority, Labels: []string{}, Confidence: confidence(hits)}
+	if t.label != "" {
+		a.Labels = append(a.Labels, t.label)
+	}
+	lower := strings.ToLower(input)
+	switch {
+	case containsAny(lower, urgentWords):
+		a.Priority = "urgent"
+		a.Labels = append(a.Labels, "urgent")
+	case reason == ReasonOther && containsAny(lower, lowWords):
+		a.Priority = "low"
+	}
+	return a
+}
+
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if countWordPrefix(s, w) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Classify returns the reason whose keywords match text most often, and

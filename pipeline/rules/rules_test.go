@@ -7,6 +7,7 @@ import (
 
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/rules"
+	"github.com/ghostwriter-ai/ghostwriter/prompts"
 )
 
 func TestClassify(t *testing.T) {
@@ -34,25 +35,54 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// TestCompleteAnswersTheSchema checks the rules model's answers against the
+// output schemas of the built-in prompts that it claims to answer.
 func TestCompleteAnswersTheSchema(t *testing.T) {
-	resp, err := rules.Model{}.Complete(context.Background(), pipeline.Request{Input: "refund please, I was charged twice"})
+	set, err := prompts.Load(prompts.Embedded)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Model != rules.Name || resp.Provider != rules.Name || resp.FinishReason != "stop" {
-		t.Errorf("response labels = %q/%q/%q, want rules/rules/stop", resp.Model, resp.Provider, resp.FinishReason)
+	for _, tt := range []struct {
+		task, input string
+		want        map[string]any
+	}{
+		{"support_draft", "refund please, I was charged twice", map[string]any{"reason": rules.ReasonBillingRefund}},
+		{"triage", "refund please, I was charged twice", map[string]any{"department": "billing", "priority": "high"}},
+		{"triage", "Everything is down for all users since 9:00, error 500", map[string]any{"department": "technical", "priority": "urgent"}},
+		{"triage", "Just wanted to say thanks, great job", map[string]any{"department": "general", "priority": "low"}},
+	} {
+		t.Run(tt.task+"/"+tt.input, func(t *testing.T) {
+			p, err := set.Get(tt.task, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := rules.Model{}.Complete(context.Background(), pipeline.Request{Input: tt.input, SchemaName: p.SchemaName})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Model != rules.Name || resp.Provider != rules.Name || resp.FinishReason != "stop" {
+				t.Errorf("response labels = %q/%q/%q, want rules/rules/stop", resp.Model, resp.Provider, resp.FinishReason)
+			}
+			if err := p.CheckOutput([]byte(resp.Text)); err != nil {
+				t.Fatalf("answer %s: %v", resp.Text, err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(resp.Text), &got); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %v (answer %s)", k, got[k], v, resp.Text)
+				}
+			}
+		})
 	}
-	var got struct {
-		Draft          string  `json:"draft"`
-		Confidence     float64 `json:"confidence"`
-		Reason         string  `json:"reason"`
-		RequiresReview *bool   `json:"requires_review"`
-	}
-	if err := json.Unmarshal([]byte(resp.Text), &got); err != nil {
-		t.Fatalf("answer is not JSON: %v", err)
-	}
-	if got.Draft == "" || got.Reason != rules.ReasonBillingRefund || got.Confidence <= 0 || got.Confidence > 1 || got.RequiresReview == nil {
-		t.Errorf("answer = %+v", got)
+}
+
+func TestCompleteRefusesAnUnknownSchema(t *testing.T) {
+	_, err := rules.Model{}.Complete(context.Background(), pipeline.Request{Input: "x", SchemaName: "summary"})
+	if pipeline.CodeOf(err) != pipeline.CodeInternal {
+		t.Errorf("err = %v, want an internal error", err)
 	}
 }
 

@@ -27,19 +27,23 @@ import (
 // Source is the CloudEvents source of everything ghostwriter publishes.
 const Source = "ghostwriter"
 
-// Drafts handles ticket.created: it runs the pipeline and publishes
-// ticket.draft_ready or ticket.draft_failed plus one ai.cost per model
-// call. Its fields are set once; Handle is safe for concurrent use.
-type Drafts struct {
+// TaskHandler runs one AI task on the events that trigger it: it runs the
+// pipeline and publishes the task's ready or failed event (for
+// support_draft, ticket.draft_ready or ticket.draft_failed) plus one
+// ai.cost per model call. Its fields are set once; Handle is safe for
+// concurrent use.
+type TaskHandler struct {
 	JS jetstream.JetStream
 	// Tasks remembers finished tasks, so a redelivery costs no model call.
-	Tasks    jetstream.KeyValue
+	Tasks jetstream.KeyValue
+	// Spec is the task: its name and result types; its result types must
+	// be registered (schemas.RegisterResult).
+	Spec     schemas.Task
 	Pipeline *pipeline.Pipeline
-	Prompt   *prompts.Prompt
+	// Prompt is the task's prompt.
+	Prompt *prompts.Prompt
 	// Prompts, when set, holds the other versions a replay may ask for.
 	Prompts *prompts.Set
-	// Task names the AI task; default "support_draft".
-	Task string
 	// MaxDeliver must match the consumer's: on the last delivery a
 	// retryable failure is published as ticket.draft_failed instead of
 	// being retried. Zero or less means no limit.
@@ -92,7 +96,7 @@ type claimed struct {
 // the task is already finished. A claim held by an earlier delivery of the
 // same stream message is taken over: the server only redelivers after that
 // delivery stopped sending in-progress.
-func (d *Drafts) claim(ctx context.Context, key string, meta *jetstream.MsgMetadata) (c claimed, done string, err error) {
+func (d *TaskHandler) claim(ctx context.Context, key string, meta *jetstream.MsgMetadata) (c claimed, done string, err error) {
 	mine := taskStatus{Status: statusRunning, At: time.Now().UTC(), StreamSeq: meta.Sequence.Stream, Delivered: meta.NumDelivered}
 	entry, err := d.Tasks.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -132,22 +136,22 @@ func (d *Drafts) claim(ctx context.Context, key string, meta *jetstream.MsgMetad
 // release gives up a claim so the next delivery can run the task, keeping
 // the count of model calls made so far. If it fails, the next delivery of
 // the same message takes the claim over.
-func (d *Drafts) release(ctx context.Context, key string, c claimed, attempts int) {
+func (d *TaskHandler) release(ctx context.Context, key string, c claimed, attempts int) {
 	raw, _ := json.Marshal(taskStatus{Status: statusPending, At: time.Now().UTC(), Attempts: attempts})
 	_, _ = d.Tasks.Update(ctx, key, raw, c.rev)
 }
 
-// Handle decides one ticket.created delivery. Bad input never blocks the
-// stream: it becomes ticket.draft_failed (invalid_input) when the ticket
-// and tenant can be read, a dead letter otherwise, and is acked. Each
-// decision is counted and timed in Metrics.
-func (d *Drafts) Handle(ctx context.Context, msg jetstream.Msg) Decision {
+// Handle decides one delivery of the task's trigger. Bad input never
+// blocks the stream: it becomes the task's failed event (invalid_input)
+// when the ticket and tenant can be read, a dead letter otherwise, and is
+// acked. Each decision is counted and timed in Metrics.
+func (d *TaskHandler) Handle(ctx context.Context, msg jetstream.Msg) Decision {
 	start := time.Now()
 	d.Metrics.InFlight(1)
 	defer d.Metrics.InFlight(-1)
 	var rep report
 	dec := d.handle(ctx, msg, &rep)
-	d.Metrics.Task(d.taskName(), rep.outcome, rep.code, time.Since(start))
+	d.Metrics.Task(d.Spec.Name, rep.outcome, rep.code, time.Since(start))
 	return dec
 }
 
@@ -157,7 +161,7 @@ type report struct {
 	code    string
 }
 
-func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Decision {
+func (d *TaskHandler) handle(ctx context.Context, msg jetstream.Msg, rep *report) Decision {
 	rep.outcome = "error" // until a path says otherwise
 	timeout := d.Timeout
 	if timeout <= 0 {
@@ -170,7 +174,7 @@ func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Dec
 	if err != nil {
 		return Decision{Action: Term, Reason: "not a JetStream message"}
 	}
-	task := d.taskName()
+	task := d.Spec.Name
 	in, decodeErr := decodeTicket(msg.Data())
 	in.replay = replayOf(msg.Headers())
 	prompt, err := d.promptFor(task, in.replay)
@@ -185,13 +189,13 @@ func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Dec
 	}
 
 	if meta.NumDelivered > 1 {
-		d.Metrics.Redelivered(schemas.ConsumerDrafts)
+		d.Metrics.Redelivered(d.Spec.Consumer)
 	}
 	if decodeErr != nil {
 		ticketID, tenantID, ok := schemas.Peek(msg.Data())
 		if !ok {
 			rep.outcome, rep.code = "dead_letter", string(pipeline.CodeInvalidInput)
-			d.Metrics.DeadLetter(schemas.ConsumerDrafts, safeDetail(decodeErr))
+			d.Metrics.DeadLetter(d.Spec.Consumer, safeDetail(decodeErr))
 			return d.deadLetter(ctx, msg, meta, decodeErr, attrs)
 		}
 		in.env.ID = lenientID(msg.Data(), meta)
@@ -261,7 +265,7 @@ func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Dec
 }
 
 // observe records an outcome's model calls and in-process retries.
-func (d *Drafts) observe(task string, out pipeline.Outcome) {
+func (d *TaskHandler) observe(task string, out pipeline.Outcome) {
 	for i, c := range out.Calls {
 		d.Metrics.ModelCall(task, c.Model, c.Outcome, c.Latency, c.InputTokens, c.OutputTokens, c.CostMicroUSD)
 		if c.Outcome != "ok" && i < len(out.Calls)-1 {
@@ -277,16 +281,9 @@ func outcomeName(out pipeline.Outcome) string {
 	return "draft_failed"
 }
 
-func (d *Drafts) taskName() string {
-	if d.Task == "" {
-		return "support_draft"
-	}
-	return d.Task
-}
-
 // run calls the pipeline; a panic inside it is a bug, reported as an
 // internal failure so the ticket still gets its terminal event.
-func (d *Drafts) run(ctx context.Context, t pipeline.Task) (out pipeline.Outcome) {
+func (d *TaskHandler) run(ctx context.Context, t pipeline.Task) (out pipeline.Outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			logger(d.Logger).Error("pipeline panic", "event_id", t.EventID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -296,7 +293,7 @@ func (d *Drafts) run(ctx context.Context, t pipeline.Task) (out pipeline.Outcome
 	return d.Pipeline.Run(ctx, t)
 }
 
-func (d *Drafts) delay(delivered uint64, retryAfter time.Duration) time.Duration {
+func (d *TaskHandler) delay(delivered uint64, retryAfter time.Duration) time.Duration {
 	b := d.Backoff
 	if len(b) == 0 {
 		b = DefaultBackoff
@@ -330,7 +327,7 @@ func replayOf(h nats.Header) replayInfo {
 
 // promptFor is the prompt a delivery runs with: a replay's version when it
 // names one, the worker's own otherwise.
-func (d *Drafts) promptFor(task string, r replayInfo) (*prompts.Prompt, error) {
+func (d *TaskHandler) promptFor(task string, r replayInfo) (*prompts.Prompt, error) {
 	if r.PromptVersion == "" || r.PromptVersion == d.Prompt.Version {
 		return d.Prompt, nil
 	}
@@ -435,33 +432,17 @@ type outgoing struct {
 
 // resultEvent builds the terminal event; attempts counts the model calls
 // of every delivery.
-func (d *Drafts) resultEvent(in ticketIn, task, key string, out pipeline.Outcome, attempts int) outgoing {
-	latency := out.Latency.Milliseconds()
-	var typ string
-	var data any
-	if out.Ready {
-		typ = schemas.TypeDraftReady
-		data = schemas.DraftReady{
-			TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID, Task: task,
-			Draft: out.Draft.Text, Confidence: out.Draft.Confidence, Reason: out.Draft.Reason,
-			RequiresReview: out.Draft.RequiresReview, Model: out.Model, Provider: out.Provider,
-			Route: out.Route, PromptVersion: out.PromptVersion, PromptHash: out.PromptHash, Usage: out.Usage, CostMicroUSD: out.CostMicroUSD,
-			LatencyMS: latency, Attempts: attempts, Fallback: out.Fallback, ReplayID: in.replay.ID,
-		}
-	} else {
-		typ = schemas.TypeDraftFailed
-		data = schemas.DraftFailed{
-			TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID, Task: task,
-			ErrorCode: string(out.Code), ErrorDetail: out.Detail, Retryable: out.Code.Retryable(),
-			Model: out.Model, Route: out.Route, PromptVersion: out.PromptVersion, PromptHash: out.PromptHash, Attempts: attempts, LatencyMS: latency,
-			ReplayID: in.replay.ID,
-		}
-	}
+func (d *TaskHandler) resultEvent(in ticketIn, task, key string, out pipeline.Outcome, attempts int) outgoing {
+	meta := pipeline.ResultMeta{TicketID: in.ticket.TicketID, TenantID: in.ticket.TenantID, SourceEventID: in.env.ID,
+		Task: task, ReplayID: in.replay.ID, Attempts: attempts}
 	id := resultID(key)
-	return d.event(typ, id, id, in, data)
+	if out.Ready {
+		return d.event(d.Spec.Ready, id, id, in, pipeline.ReadyData(meta, out))
+	}
+	return d.event(d.Spec.Failed, id, id, in, pipeline.FailedData(meta, out))
 }
 
-func (d *Drafts) costEvents(in ticketIn, task string, out pipeline.Outcome) []outgoing {
+func (d *TaskHandler) costEvents(in ticketIn, task string, out pipeline.Outcome) []outgoing {
 	pubs := make([]outgoing, 0, len(out.Calls)+1)
 	for _, c := range out.Calls {
 		// A call id is random on purpose: every real call is billed,
@@ -482,7 +463,7 @@ func (d *Drafts) costEvents(in ticketIn, task string, out pipeline.Outcome) []ou
 // validation of the data: publishAll validates the whole event once, with
 // schemas.Encode, before it leaves. Validating twice cost a tenth of the
 // worker's CPU (make bench).
-func (d *Drafts) event(typ, id, msgID string, in ticketIn, data any) outgoing {
+func (d *TaskHandler) event(typ, id, msgID string, in ticketIn, data any) outgoing {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		panic(fmt.Sprintf("consumers: building %s: %v", typ, err)) // our own types: a bug
@@ -535,7 +516,7 @@ func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) er
 
 // deadLetter stores an event nobody can attribute to a ticket in
 // GHOSTWRITER_DLQ, with the reason in headers, and acks it.
-func (d *Drafts) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error, attrs []slog.Attr) Decision {
+func (d *TaskHandler) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error, attrs []slog.Attr) Decision {
 	detail := safeDetail(cause)
 	attrs = append(attrs, slog.String("error_code", string(pipeline.CodeInvalidInput)), slog.String("error_detail", detail))
 	if err := publishDeadLetter(ctx, d.JS, msg, string(pipeline.CodeInvalidInput), detail, safeReason(cause)); err != nil {
@@ -572,8 +553,11 @@ func outcomeAttrs(o pipeline.Outcome) []slog.Attr {
 		attrs = append(attrs, slog.Group("masked", masked...))
 	}
 	if o.Ready {
-		return append(attrs, slog.String("outcome", "draft_ready"), slog.String("reason_label", o.Draft.Reason),
-			slog.Bool("requires_review", o.Draft.RequiresReview))
+		attrs = append(attrs, slog.String("outcome", "draft_ready"), slog.Bool("requires_review", o.Answer.RequiresReview()))
+		if label := o.Answer.Text(pipeline.FieldReason); label != "" {
+			attrs = append(attrs, slog.String("reason_label", label))
+		}
+		return attrs
 	}
 	return append(attrs, slog.String("outcome", "draft_failed"), slog.String("error_code", string(o.Code)))
 }
