@@ -32,15 +32,17 @@ build: deps
 ## real Postgres named by GHOSTWRITER_TEST_DATABASE_URL, else the local one scripts/test-database starts,
 ## and headless Chromium for the support desk; screenshots land in $(ARTIFACTS)).
 ## The eval gate is one of them: cmd/ghostwriter's TestEvalGate runs `ghostwriter eval` on
-## testdata/eval/support_draft against the recorded answers, and fails on any unexpected result.
+## testdata/eval/<task> for every built-in task against the recorded answers, and fails on any
+## unexpected result.
 test: deps lint
 	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
 	GHOSTWRITER_ARTIFACTS="$${GHOSTWRITER_ARTIFACTS:-$(ARTIFACTS)}" \
 		$(GO) test -race -count=1 -timeout 10m ./...
 
-## eval: the saved examples against the recorded answers, as the gate runs them, with the pass table
+## eval: each task's saved examples against the recorded answers, as the gate runs them, with the pass tables
+EVAL_TASKS ?= support_draft triage
 eval: deps
-	$(GO) run ./cmd/ghostwriter eval --task support_draft --config $(CONFIG)
+	@for task in $(EVAL_TASKS); do $(GO) run ./cmd/ghostwriter eval --task $$task --config $(CONFIG) || exit 1; done
 
 ## fuzz: run each fuzz target for 30 s (make test already runs their seed corpora)
 fuzz: deps

@@ -20,8 +20,12 @@ import (
 // ReplaySpec selects what a replay feeds the workers, and how. The
 // product's own events are only read: a replay never rewrites them.
 type ReplaySpec struct {
-	ID            string `json:"id"`
-	Task          string `json:"task"`
+	ID   string `json:"id"`
+	Task string `json:"task"`
+	// Ready and Failed are the task's result types; empty means
+	// support_draft's. Failed-only and reconcile read them.
+	Ready         string `json:"ready,omitempty"`
+	Failed        string `json:"failed,omitempty"`
 	PromptVersion string `json:"prompt_version,omitempty"`
 	// Shadow sends the results to ghostwriter.shadow.>, never to the
 	// product.
@@ -319,6 +323,9 @@ func (r *Replayer) feed(ctx context.Context, spec ReplaySpec, seq uint64, src je
 	if !spec.Reconcile { // reconciled work is live work
 		m.Header.Set(schemas.HeaderReplayID, spec.ID)
 	}
+	if spec.Task != "" {
+		m.Header.Set(schemas.HeaderReplayTask, spec.Task)
+	}
 	if spec.PromptVersion != "" {
 		m.Header.Set(schemas.HeaderReplayPromptVersion, spec.PromptVersion)
 	}
@@ -341,14 +348,15 @@ func (r *Replayer) feed(ctx context.Context, spec ReplaySpec, seq uint64, src je
 func failedSources(ctx context.Context, js jetstream.JetStream, spec ReplaySpec) (map[string]bool, error) {
 	latest := map[string]schemas.DraftFailed{}
 	ready := map[string]bool{}
-	err := scanResults(ctx, js, schemas.StreamTickets, []string{schemas.TypeDraftReady, schemas.TypeDraftFailed}, func(typ string, raw json.RawMessage) {
+	readyType, failedType := spec.results()
+	err := scanResults(ctx, js, schemas.StreamTickets, []string{readyType, failedType}, func(typ string, raw json.RawMessage) {
 		var r struct {
 			schemas.DraftFailed
 		}
 		if json.Unmarshal(raw, &r) != nil || (spec.Task != "" && r.Task != spec.Task) {
 			return
 		}
-		if typ == schemas.TypeDraftReady {
+		if typ == readyType {
 			ready[r.SourceEventID] = true
 			delete(latest, r.SourceEventID)
 			return
@@ -372,13 +380,22 @@ func failedSources(ctx context.Context, js jetstream.JetStream, spec ReplaySpec)
 // failed, without a replay id) for the task.
 func answeredSources(ctx context.Context, js jetstream.JetStream, spec ReplaySpec) (map[string]bool, error) {
 	answered := map[string]bool{}
-	err := scanResults(ctx, js, schemas.StreamTickets, []string{schemas.TypeDraftReady, schemas.TypeDraftFailed}, func(_ string, raw json.RawMessage) {
+	readyType, failedType := spec.results()
+	err := scanResults(ctx, js, schemas.StreamTickets, []string{readyType, failedType}, func(_ string, raw json.RawMessage) {
 		var r schemas.DraftFailed
 		if json.Unmarshal(raw, &r) == nil && r.ReplayID == "" && (spec.Task == "" || r.Task == spec.Task) {
 			answered[r.SourceEventID] = true
 		}
 	})
 	return answered, err
+}
+
+// results returns the task's result types.
+func (s ReplaySpec) results() (ready, failed string) {
+	if s.Ready == "" || s.Failed == "" {
+		return schemas.TypeDraftReady, schemas.TypeDraftFailed
+	}
+	return s.Ready, s.Failed
 }
 
 // scanResults reads every event on subjects of stream, in order, and

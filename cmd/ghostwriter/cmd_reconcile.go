@@ -13,7 +13,7 @@ import (
 // finds ticket.created events with no result after their deadline and
 // feeds them to the workers again as live work.
 func runReconcile(ctx context.Context, args []string, env *environ) error {
-	c := newCommand("reconcile", "", "Find ticket.created events with no ticket.draft_ready or ticket.draft_failed after\ntheir deadline, and re-drive them (or only report them with --dry-run).", env.stderr)
+	c := newCommand("reconcile", "", "Find ticket.created events with no result for a task (for support_draft:\nticket.draft_ready or ticket.draft_failed) after their deadline, and re-drive\nthem (or only report them with --dry-run).", env.stderr)
 	natsCfg := c.natsFlags()
 	since := c.flags.String("since", "24h", "look at events from this time (RFC 3339, or a duration ago)")
 	deadline := c.flags.Duration("deadline", 10*time.Minute, "an event younger than this may still be in flight: leave it")
@@ -34,6 +34,9 @@ func runReconcile(ctx context.Context, args []string, env *environ) error {
 	defer nc.Close()
 	spec := consumers.ReplaySpec{ID: "reconcile-" + now.UTC().Format("20060102-150405"), Task: *task,
 		Since: from, Until: now.Add(-*deadline), Reconcile: true}
+	if err := withResultTypes(c.configPath, &spec); err != nil {
+		return err
+	}
 	st, err := (&consumers.Replayer{JS: js}).Start(ctx, spec, *dryRun)
 	if err != nil {
 		return err

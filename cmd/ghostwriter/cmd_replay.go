@@ -56,7 +56,7 @@ func runReplay(ctx context.Context, args []string, env *environ) error {
 		f.StringVar(&tenants, "tenant", "", "only these tenants (comma-separated)")
 		f.StringVar(&tickets, "ticket", "", "only these ticket ids (comma-separated)")
 		f.StringVar(&ticketFile, "ticket-file", "", "only the ticket ids in this file, one a line")
-		f.BoolVar(&spec.FailedOnly, "failed-only", false, "only events whose latest result is ticket.draft_failed")
+		f.BoolVar(&spec.FailedOnly, "failed-only", false, "only events whose latest result for the task is its failed event (ticket.draft_failed for support_draft)")
 		f.StringVar(&spec.ErrorCode, "error-code", "", "with --failed-only: only this error code")
 		f.Float64Var(&spec.RatePerSec, "rate", 0, "feed at most this many events a second (0: no cap)")
 		f.Float64Var(&maxCost, "max-cost", 0, "stop before the estimated cost crosses this many US dollars (0: no cap)")
@@ -123,6 +123,9 @@ func runReplay(ctx context.Context, args []string, env *environ) error {
 		return usagef("%s", replayUsage)
 	}
 	spec.PromptVersion = wc.promptVersion // --prompt-version: replay with it (default: the workers' own)
+	if err := withResultTypes(c.configPath, &spec); err != nil {
+		return err
+	}
 	now := time.Now()
 	if spec.ID == "" {
 		spec.ID = consumers.NewReplayID(now)
@@ -144,7 +147,7 @@ func runReplay(ctx context.Context, args []string, env *environ) error {
 	spec.MaxCostMicroUSD = int64(maxCost * 1e6)
 	r := &consumers.Replayer{JS: js, Progress: progressPrinter(env)}
 	if maxCost > 0 || dryRun {
-		if r.Estimate, err = estimator(c, wc, env); err != nil {
+		if r.Estimate, err = estimator(c, wc, env, spec.Task); err != nil {
 			return err
 		}
 	}
@@ -162,10 +165,14 @@ func runReplay(ctx context.Context, args []string, env *environ) error {
 }
 
 // estimator prices one ticket as the workers would run it.
-func estimator(c *command, wc *workerConfig, env *environ) (func(schemas.TicketCreated) int64, error) {
-	prompt, _, err := wc.loadPrompt()
+func estimator(c *command, wc *workerConfig, env *environ, task string) (func(schemas.TicketCreated) int64, error) {
+	set, err := wc.loadPrompts()
 	if err != nil {
 		return nil, err
+	}
+	prompt, err := set.Get(task, wc.promptVersion)
+	if err != nil {
+		return nil, usageError{err}
 	}
 	log := slog.New(slog.DiscardHandler)
 	pipe, _, err := wc.buildPipeline(c.configPath, env.getenv, prompt, log, nil)
@@ -274,4 +281,18 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// withResultTypes sets the result types of the configured task spec names.
+func withResultTypes(configPath string, spec *consumers.ReplaySpec) error {
+	specs, err := readTasks(configPath)
+	if err != nil {
+		return err
+	}
+	task, err := selectTasks(specs, spec.Task)
+	if err != nil {
+		return err
+	}
+	spec.Ready, spec.Failed = task[0].Ready, task[0].Failed
+	return nil
 }

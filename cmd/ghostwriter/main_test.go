@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/ghostwriter-ai/ghostwriter/internal/fakeai"
 	"github.com/ghostwriter-ai/ghostwriter/internal/poll"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
@@ -86,19 +84,7 @@ func TestRunEndToEndThroughOpenAIAPI(t *testing.T) {
 	}()
 
 	url := "nats://" + addr
-	var nc *nats.Conn
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var err error
-		if nc, err = nats.Connect(url); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("embedded server never came up: %v\n%s", err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	defer nc.Close()
+	nc := connectWhenUp(t, url, &stderr)
 
 	// `ghostwriter publish --wait` with a plain-text body.
 	var out syncBuffer
