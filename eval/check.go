@@ -3,6 +3,7 @@ package eval
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -115,23 +116,23 @@ func (a Assertions) Check(o Observed) []Check {
 	if a.RequiresReview != nil && !noDraft("requires_review") {
 		add("requires_review", answer.RequiresReview() == *a.RequiresReview, "got %v, want %v", answer.RequiresReview(), *a.RequiresReview)
 	}
-	for _, field := range sortedKeys(a.Equals) {
+	for _, field := range slices.Sorted(maps.Keys(a.Equals)) {
 		if !noDraft("equals " + field) {
 			add("equals "+field, answer[field] == a.Equals[field], "got %v, want %v", show(answer[field]), a.Equals[field])
 		}
 	}
-	for _, field := range sortedKeys(a.OneOf) {
+	for _, field := range slices.Sorted(maps.Keys(a.OneOf)) {
 		if !noDraft("one_of " + field) {
 			add("one_of "+field, slices.Contains(a.OneOf[field], answer[field]), "got %v, want one of %v", show(answer[field]), a.OneOf[field])
 		}
 	}
-	for _, field := range sortedKeys(a.Contains) {
+	for _, field := range slices.Sorted(maps.Keys(a.Contains)) {
 		if !noDraft("contains " + field) {
 			missing := holds(answer[field], a.Contains[field], false)
 			add("contains "+field, len(missing) == 0, "%s lacks %s", field, strings.Join(missing, ", "))
 		}
 	}
-	for _, field := range sortedKeys(a.NotContains) {
+	for _, field := range slices.Sorted(maps.Keys(a.NotContains)) {
 		if !noDraft("not_contains " + field) {
 			found := holds(answer[field], a.NotContains[field], true)
 			add("not_contains "+field, len(found) == 0, "%s has %s", field, strings.Join(found, ", "))
@@ -216,14 +217,6 @@ func show(v any) string {
 	return fmt.Sprint(v)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
 
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))

@@ -75,22 +75,7 @@ func TestAssertionsCheck(t *testing.T) {
 			if checks[0].Name != "schema_valid" {
 				t.Errorf("first check %s, want schema_valid", checks[0].Name)
 			}
-			var failing []string
-			for _, c := range checks {
-				if !c.Pass {
-					failing = append(failing, c.Name)
-					if !strings.Contains(c.Detail, tt.detailIn) {
-						t.Errorf("%s detail %q, want it to mention %q", c.Name, c.Detail, tt.detailIn)
-					}
-				}
-			}
-			want := []string{}
-			if tt.failing != "" {
-				want = []string{tt.failing}
-			}
-			if strings.Join(failing, ",") != strings.Join(want, ",") {
-				t.Errorf("failing checks %v, want %v (checks %v)", failing, want, checks)
-			}
+			expectFailing(t, checks, tt.failing, tt.detailIn)
 		})
 	}
 }
@@ -140,22 +125,25 @@ func TestFieldAssertionsCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checks := tt.assert.Check(eval.Observed{Task: schemas.TaskTriage, EventID: "e-1", Ticket: ticket, Outcome: tt.outcome})
-			var failing []string
-			for _, c := range checks {
-				if !c.Pass {
-					failing = append(failing, c.Name)
-					if !strings.Contains(c.Detail, tt.detailIn) {
-						t.Errorf("%s detail %q, want it to mention %q", c.Name, c.Detail, tt.detailIn)
-					}
-				}
-			}
-			want := ""
-			if tt.failing != "" {
-				want = tt.failing
-			}
-			if strings.Join(failing, ",") != want {
-				t.Errorf("failing checks %v, want %q (checks %v)", failing, want, checks)
-			}
+			expectFailing(t, checks, tt.failing, tt.detailIn)
 		})
+	}
+}
+
+// expectFailing wants failing to be the one check that failed ("" for
+// none), with detailIn in its detail.
+func expectFailing(t *testing.T, checks []eval.Check, failing, detailIn string) {
+	t.Helper()
+	var failed []string
+	for _, c := range checks {
+		if !c.Pass {
+			failed = append(failed, c.Name)
+			if !strings.Contains(c.Detail, detailIn) {
+				t.Errorf("%s detail %q, want it to mention %q", c.Name, c.Detail, detailIn)
+			}
+		}
+	}
+	if strings.Join(failed, ",") != failing {
+		t.Errorf("failing checks %v, want %q (checks %v)", failed, failing, checks)
 	}
 }

@@ -3,6 +3,8 @@ package eval
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -252,7 +254,7 @@ func label(a pipeline.Answer) string {
 		return r
 	}
 	var parts []string
-	for _, k := range sortedKeys(a) {
+	for _, k := range slices.Sorted(maps.Keys(a)) {
 		if s, ok := a[k].(string); ok && k != pipeline.FieldDraft {
 			parts = append(parts, k+"="+s)
 		}
