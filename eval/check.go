@@ -217,7 +217,6 @@ func show(v any) string {
 	return fmt.Sprint(v)
 }
 
-
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
