@@ -56,6 +56,33 @@ func TestFallbackChainAndRoutes(t *testing.T) {
 	}
 }
 
+// A route may be for some tasks only: triage goes to its own chain, the
+// answer is triage's own schema, and every text of it is checked.
+func TestRoutesByTask(t *testing.T) {
+	drafts := script(pipeline.Response{Text: validAnswer, FinishReason: "stop"})
+	p := &pipeline.Pipeline{
+		Retry: fastRetry,
+		Endpoints: map[string]*pipeline.Endpoint{
+			"b":     pipeline.NewEndpoint(pipeline.EndpointConfig{Alias: "b", Name: "model-b", Provider: "pb", Model: drafts}),
+			"rules": pipeline.NewEndpoint(pipeline.EndpointConfig{Alias: "rules", Name: rules.Name, Provider: rules.Name, Offline: true, Model: rules.Model{}}),
+		},
+		Routes: []pipeline.Route{
+			{Name: "cheap-triage", When: pipeline.Match{Tasks: []string{"triage"}}, Chain: []string{"rules"}},
+			{Name: "default", Chain: []string{"b"}},
+		},
+	}
+	out := p.Run(context.Background(), taskOf(t, "triage", "I was charged twice, please refund"))
+	if !out.Ready || out.Route != "cheap-triage" || out.RouteReason != "task=triage" || out.Model != rules.Name {
+		t.Fatalf("triage: ready=%v route=%s (%s) model=%s (%s %s)", out.Ready, out.Route, out.RouteReason, out.Model, out.Code, out.Detail)
+	}
+	if out.Answer["department"] != "billing" || out.Answer["priority"] != "high" || out.Answer.RequiresReview() {
+		t.Errorf("triage answer = %v", out.Answer)
+	}
+	if out := p.Run(context.Background(), task(t, "hi")); !out.Ready || out.Route != "default" || out.Model != "m1" {
+		t.Errorf("support_draft: route=%s model=%s (%s)", out.Route, out.Model, out.Code)
+	}
+}
+
 var longText = "please help with my invoice, it is wrong and I was charged for a plan I never used. " +
 	"The amount is twice what it should be and the support page did not help at all. Please refund."
 

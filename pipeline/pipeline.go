@@ -345,7 +345,7 @@ func (p *Pipeline) pick(t schemas.TicketCreated, tokens int, prompt *prompts.Pro
 		return routeChoice{Route{Name: "default"}, "catch-all"}, []*Endpoint{p.simple}, nil
 	}
 	for _, r := range p.Routes {
-		ok, why := r.When.matches(t, tokens)
+		ok, why := r.When.matches(prompt.Task, t, tokens)
 		if !ok {
 			continue
 		}

@@ -35,15 +35,21 @@ func answer(text, finish string) *countingModel {
 
 func task(t *testing.T, body string) pipeline.Task {
 	t.Helper()
+	return taskOf(t, "support_draft", body)
+}
+
+// taskOf is a task of the named built-in task, with its latest prompt.
+func taskOf(t *testing.T, name, body string) pipeline.Task {
+	t.Helper()
 	set, err := prompts.Load(prompts.Embedded)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := set.Get("support_draft", "v1")
+	p, err := set.Get(name, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pipeline.Task{Name: "support_draft", EventID: "e1", Prompt: p,
+	return pipeline.Task{Name: name, EventID: "e1", Prompt: p,
 		Ticket: schemas.TicketCreated{TicketID: "T-1", TenantID: "acme", Body: body}}
 }
 

@@ -21,6 +21,9 @@ type Route struct {
 // Match is a route's condition. Empty fields match anything; a route with
 // an empty Match is a catch-all.
 type Match struct {
+	// Tasks names the tasks the route is for, e.g. a cheaper chain for
+	// triage than for drafts.
+	Tasks         []string `yaml:"task"`
 	CustomerTiers []string `yaml:"customer_tier"`
 	ProductAreas  []string `yaml:"product_area"`
 	Languages     []string `yaml:"language"`
@@ -30,13 +33,15 @@ type Match struct {
 	MaxTokens int `yaml:"max_tokens"`
 }
 
-// matches reports whether the ticket fits and, if so, why, for the logs.
-func (m Match) matches(t schemas.TicketCreated, tokens int) (bool, string) {
+// matches reports whether the task's ticket fits and, if so, why, for the
+// logs.
+func (m Match) matches(task string, t schemas.TicketCreated, tokens int) (bool, string) {
 	var why []string
 	for _, c := range []struct {
 		field, value string
 		allowed      []string
 	}{
+		{"task", task, m.Tasks},
 		{"customer_tier", t.CustomerTier, m.CustomerTiers},
 		{"product_area", t.ProductArea, m.ProductAreas},
 		{"language", t.Language, m.Languages},

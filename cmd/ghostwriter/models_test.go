@@ -40,7 +40,7 @@ func TestExampleConfigBuilds(t *testing.T) {
 	if err := mc.Validate(); err != nil {
 		t.Fatalf("example config does not validate: %v", err)
 	}
-	if len(mc.Routes) != 4 || mc.Routes[0].When.CustomerTiers[0] != "enterprise" || mc.Retry.Policy().MaxAttempts != 3 {
+	if len(mc.Routes) != 5 || mc.Routes[0].When.Tasks[0] != "triage" || mc.Routes[1].When.CustomerTiers[0] != "enterprise" || mc.Retry.Policy().MaxAttempts != 3 {
 		t.Errorf("example config read as %+v", mc)
 	}
 	tasks, _, err := wc.loadTasks(c.configPath)
