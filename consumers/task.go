@@ -204,7 +204,7 @@ func (d *TaskHandler) handle(ctx context.Context, msg jetstream.Msg, rep *report
 		d.Metrics.QueueWait(task, wait)
 		attrs = append(attrs, slog.Int64("queue_ms", wait.Milliseconds()))
 	}
-	ctx, span := startTaskSpan(ctx, task, in.env, msg)
+	ctx, span := startTaskSpan(ctx, task, d.Spec.Consumer, in.env, msg)
 	defer span.End()
 	in.trace = outputTraceparent(ctx, in.env.TraceParent)
 	attrs = append(attrs, slog.String("event_id", in.env.ID), slog.String("ticket_id", in.ticket.TicketID),

@@ -21,7 +21,7 @@ var tracer = otel.Tracer("github.com/ghostwriter-ai/ghostwriter/consumers")
 // event names in its traceparent extension or, failing that, its NATS
 // header (matched case-insensitively: producers in other languages write
 // it lower case, Go canonicalises it).
-func startTaskSpan(ctx context.Context, task string, env schemas.Envelope, msg jetstream.Msg) (context.Context, trace.Span) {
+func startTaskSpan(ctx context.Context, task, consumer string, env schemas.Envelope, msg jetstream.Msg) (context.Context, trace.Span) {
 	tp := env.TraceParent
 	if tp == "" {
 		for k, v := range msg.Headers() {
@@ -39,7 +39,7 @@ func startTaskSpan(ctx context.Context, task string, env schemas.Envelope, msg j
 			attribute.String("messaging.system", "nats"),
 			attribute.String("messaging.operation.type", "process"),
 			attribute.String("messaging.destination.name", msg.Subject()),
-			attribute.String("messaging.consumer.group.name", schemas.ConsumerDrafts),
+			attribute.String("messaging.consumer.group.name", consumer),
 			attribute.String("messaging.message.id", env.ID),
 			attribute.String("ghostwriter.task", task),
 		))

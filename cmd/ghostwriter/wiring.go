@@ -231,7 +231,7 @@ func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	defer stopTracing()
 	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Tasks: d.tasks, Prompts: d.prompts, Concurrency: d.concurrency,
 		ReplayShare: d.replayShare, Grace: d.grace, Logger: d.log, Metrics: d.obs.metrics}
-	for _, warning := range consumers.CheckSettings(ctx, js, d.concurrency) {
+	for _, warning := range consumers.CheckSettings(ctx, js, d.consumers(), d.concurrency) {
 		d.log.Warn("a setting weakens a guarantee", "check", warning)
 	}
 	watch := map[string]func(context.Context) (metrics.ConsumerState, error){}
@@ -301,4 +301,13 @@ func (d *drafter) specs() []schemas.Task {
 		specs[i] = t.Spec
 	}
 	return specs
+}
+
+// consumers names the tasks' consumers.
+func (d *drafter) consumers() []string {
+	names := make([]string, len(d.tasks))
+	for i, t := range d.tasks {
+		names[i] = t.Spec.Consumer
+	}
+	return names
 }
