@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -75,7 +77,7 @@ func runAll(ctx context.Context, args []string, env *environ) error {
 	defer releaseLedger()
 
 	if *demo {
-		sub, err := printResults(nc, env)
+		sub, err := printResults(nc, env, d.specs())
 		if err != nil {
 			return err
 		}
@@ -121,7 +123,7 @@ func publishDir(ctx context.Context, js jetstream.JetStream, dir string) (int, e
 }
 
 // printResults prints one line per result on stdout while the demo runs.
-func printResults(nc *nats.Conn, env *environ) (*nats.Subscription, error) {
+func printResults(nc *nats.Conn, env *environ, tasks []schemas.Task) (*nats.Subscription, error) {
 	var mu sync.Mutex
 	return nc.Subscribe("ticket.*", func(m *nats.Msg) {
 		e, err := schemas.Decode(m.Data)
@@ -140,19 +142,44 @@ func printResults(nc *nats.Conn, env *environ) (*nats.Subscription, error) {
 				review = " [review]"
 			}
 			line = fmt.Sprintf("drafted  %-8s %-15s conf=%.2f model=%s%s  %q", d.TicketID, d.Reason, d.Confidence, d.Model, review, preview(d.Draft))
-		case schemas.TypeDraftFailed:
-			var f schemas.DraftFailed
-			if e.DecodeData(&f) != nil {
-				return
-			}
-			line = fmt.Sprintf("failed   %-8s %s: %s", f.TicketID, f.ErrorCode, f.ErrorDetail)
 		default:
+			line = resultLine(e, tasks)
+		}
+		if line == "" {
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		fmt.Fprintln(env.stdout, line)
 	})
+}
+
+// resultLine is the demo's line for another task's result: its answer's
+// own fields, or the failure; "" for an event that is no result.
+func resultLine(e schemas.Envelope, tasks []schemas.Task) string {
+	for _, t := range tasks {
+		switch e.Type {
+		case t.Failed:
+			var f schemas.DraftFailed
+			if e.DecodeData(&f) != nil {
+				return ""
+			}
+			return fmt.Sprintf("failed   %-8s %s %s: %s", f.TicketID, t.Name, f.ErrorCode, f.ErrorDetail)
+		case t.Ready:
+			var data map[string]any
+			if e.DecodeData(&data) != nil {
+				return ""
+			}
+			var fields []string
+			for _, k := range slices.Sorted(maps.Keys(data)) {
+				if !slices.Contains(schemas.ResultFields, k) {
+					fields = append(fields, fmt.Sprintf("%s=%v", k, data[k]))
+				}
+			}
+			return fmt.Sprintf("%-8s %-8s %s", t.Name, data["ticket_id"], strings.Join(fields, " "))
+		}
+	}
+	return ""
 }
 
 func preview(s string) string {
