@@ -21,6 +21,8 @@ var goTypes = map[string]reflect.Type{
 	schemas.TypeDraftFailed:   reflect.TypeFor[schemas.DraftFailed](),
 	schemas.TypeCost:          reflect.TypeFor[schemas.Cost](),
 	schemas.TypeReplySent:     reflect.TypeFor[schemas.ReplySent](),
+	schemas.TypeTriaged:       reflect.TypeFor[schemas.Triaged](),
+	schemas.TypeTriageFailed:  reflect.TypeFor[schemas.DraftFailed](),
 }
 
 // schemaDoc is the part of a schema file the contract tests read.
@@ -147,6 +149,9 @@ func TestTypesValidate(t *testing.T) {
 		"error_code": "internal",
 		"fallback":   schemas.FallbackRules,
 		"confidence": 0.5,
+		"department": "billing",
+		"priority":   "high",
+		"labels":     []string{"refund"},
 	}
 	for name, typ := range goTypes {
 		if name == "envelope" {

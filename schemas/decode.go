@@ -20,8 +20,10 @@ func newData(typ string) any {
 		return new(TicketCreated)
 	case TypeDraftReady:
 		return new(DraftReady)
-	case TypeDraftFailed:
+	case TypeDraftFailed, TypeTriageFailed:
 		return new(DraftFailed)
+	case TypeTriaged:
+		return new(Triaged)
 	case TypeCost:
 		return new(Cost)
 	case TypeReplySent:

@@ -237,7 +237,7 @@ func TestValidate(t *testing.T) {
 func TestSchemaURLAndTypes(t *testing.T) {
 	want := []string{
 		schemas.TypeCost, schemas.TypeTicketCreated, schemas.TypeDraftFailed,
-		schemas.TypeDraftReady, schemas.TypeReplySent,
+		schemas.TypeDraftReady, schemas.TypeReplySent, schemas.TypeTriaged, schemas.TypeTriageFailed,
 	}
 	slices.Sort(want)
 	if got := schemas.Types(); !slices.Equal(got, want) {

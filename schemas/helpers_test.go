@@ -30,6 +30,21 @@ var (
 		Model: "gpt-4o-mini", PromptVersion: "v1", Attempts: 3,
 		LatencyMS: 9000, ReplayID: "",
 	}
+	sampleTriaged = schemas.Triaged{
+		TicketID: "T-1001", TenantID: "acme", SourceEventID: "evt-1",
+		Task: "triage", Department: "billing", Priority: "high",
+		Labels: []string{"refund", "double-charge"}, Confidence: 0.86,
+		Model: "gpt-4o-mini", Provider: "openai", PromptVersion: "v1",
+		Usage:        schemas.Usage{InputTokens: 415, OutputTokens: 30},
+		CostMicroUSD: 80, LatencyMS: 640, Attempts: 1,
+		Fallback: schemas.FallbackNone, ReplayID: "",
+	}
+	sampleTriageFailed = schemas.DraftFailed{
+		TicketID: "T-1001", TenantID: "acme", SourceEventID: "evt-1",
+		Task: "triage", ErrorCode: "invalid_output",
+		ErrorDetail: "does not match the output schema", Model: "gpt-4o-mini",
+		PromptVersion: "v1", Attempts: 2, LatencyMS: 900,
+	}
 	sampleCost = schemas.Cost{
 		CallID: "call-1", SourceEventID: "evt-1", Task: "support_draft",
 		TenantID: "acme", Provider: "openai", Model: "gpt-4o-mini",
@@ -49,6 +64,8 @@ var samples = map[string]any{
 	schemas.TypeDraftFailed:   sampleFailed,
 	schemas.TypeCost:          sampleCost,
 	schemas.TypeReplySent:     sampleSent,
+	schemas.TypeTriaged:       sampleTriaged,
+	schemas.TypeTriageFailed:  sampleTriageFailed,
 }
 
 // mustJSON marshals v or fails the test.

@@ -12,6 +12,9 @@ const (
 	TypeDraftFailed   = "ticket.draft_failed"
 	TypeCost          = "ai.cost"
 	TypeReplySent     = "ticket.reply_sent"
+	// TypeTriaged and TypeTriageFailed are the triage task's results.
+	TypeTriaged      = "ticket.triaged"
+	TypeTriageFailed = "ticket.triage_failed"
 )
 
 // JetStream streams, consumers and buckets.

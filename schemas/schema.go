@@ -31,6 +31,8 @@ var types = []string{
 	TypeDraftFailed,
 	TypeDraftReady,
 	TypeReplySent,
+	TypeTriaged,
+	TypeTriageFailed,
 }
 
 // Compiled schemas, built once at package init from schemaFS.

@@ -41,7 +41,7 @@ var (
 	TaskSupportDraft = Task{Name: "support_draft", Trigger: TypeTicketCreated, Consumer: ConsumerDrafts,
 		Ready: TypeDraftReady, Failed: TypeDraftFailed}
 	TaskTriage = Task{Name: "triage", Trigger: TypeTicketCreated, Consumer: "ghostwriter-triage",
-		Ready: "ticket.triaged", Failed: "ticket.triage_failed"}
+		Ready: TypeTriaged, Failed: TypeTriageFailed}
 )
 
 // BuiltinTasks returns the tasks a worker runs when configuration names none.
@@ -69,7 +69,7 @@ func (t Task) Validate() error {
 		switch {
 		case !resultType.MatchString(typ):
 			errs = append(errs, fmt.Errorf("result type %q: want ticket.<name>, a subject TICKETS stores", typ))
-		case typ == TypeTicketCreated || typ == TypeReplySent || typ == TypeCost:
+		case typ == TypeTicketCreated || typ == TypeReplySent:
 			errs = append(errs, fmt.Errorf("result type %q is not a result", typ))
 		}
 	}

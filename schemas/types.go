@@ -72,6 +72,31 @@ type DraftReady struct {
 	ReplayID       string  `json:"replay_id"`
 }
 
+// Triaged is the data of ticket.triaged: the triage task's answer and
+// what every result carries.
+type Triaged struct {
+	TicketID       string   `json:"ticket_id"`
+	TenantID       string   `json:"tenant_id"`
+	SourceEventID  string   `json:"source_event_id"`
+	Task           string   `json:"task"`
+	Department     string   `json:"department"`
+	Priority       string   `json:"priority"`
+	Labels         []string `json:"labels"`
+	Confidence     float64  `json:"confidence"`
+	RequiresReview bool     `json:"requires_review"`
+	Model          string   `json:"model"`
+	Provider       string   `json:"provider"`
+	Route          string   `json:"route,omitempty"`
+	PromptVersion  string   `json:"prompt_version"`
+	PromptHash     string   `json:"prompt_hash,omitempty"`
+	Usage          Usage    `json:"usage"`
+	CostMicroUSD   int64    `json:"cost_microusd"`
+	LatencyMS      int64    `json:"latency_ms"`
+	Attempts       int      `json:"attempts"`
+	Fallback       string   `json:"fallback"`
+	ReplayID       string   `json:"replay_id"`
+}
+
 // DraftFailed is the data of ticket.draft_failed. ErrorCode is one of the
 // closed set in DESIGN.md; ErrorDetail is short and never holds ticket text.
 type DraftFailed struct {
