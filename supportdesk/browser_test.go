@@ -195,19 +195,24 @@ func (s *system) goUntilCleanup(name string, fn func(context.Context) error) (st
 	return stop
 }
 
-// startWorker runs ghostwriter's drafts worker with the rules model.
+// startWorker runs ghostwriter's worker, drafting and triaging, with the
+// rules model.
 func (s *system) startWorker() {
 	s.t.Helper()
 	set, err := prompts.Load(prompts.Embedded)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	p, err := set.Get("support_draft", "v1")
-	if err != nil {
-		s.t.Fatal(err)
+	var tasks []consumers.Task
+	for _, spec := range schemas.BuiltinTasks() {
+		p, err := set.Get(spec.Name, "v1")
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		tasks = append(tasks, consumers.Task{Spec: spec, Prompt: p})
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w := &consumers.Worker{JS: s.js, Pipeline: &pipeline.Pipeline{Model: rules.Model{}, Logger: quiet}, Prompt: p, Concurrency: 2,
+	w := &consumers.Worker{JS: s.js, Pipeline: &pipeline.Pipeline{Model: rules.Model{}, Logger: quiet}, Tasks: tasks, Concurrency: 2,
 		Logger: quiet}
 	s.worker = s.goUntilCleanup("worker", w.Run)
 }
@@ -303,6 +308,14 @@ func TestBrowserDraftAppearsWithoutReload(t *testing.T) {
 	for _, want := range []string{"Confidence 80%", "Billing refund", "Needs review", "rules · prompt v1"} {
 		if !strings.Contains(panel, want) {
 			t.Errorf("the draft panel lacks %q:\n%s", want, panel)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("triage"))); err != nil {
+		t.Fatalf("the triage never appeared: %v", err)
+	}
+	for _, want := range []string{"Team billing", "Priority high", "refund"} {
+		if got := text(t, ctx, "#triage"); !strings.Contains(got, want) {
+			t.Errorf("the triage lacks %q: %q", want, got)
 		}
 	}
 	draft := text(t, ctx, "#draft-text")

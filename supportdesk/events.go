@@ -17,7 +17,8 @@ const ConsumerResults = "supportdesk-results"
 
 // SetUp creates the TICKETS stream if it is missing (it is the product's
 // stream; ghostwriter adds to it) and the desk's durable consumer of
-// ticket.draft_ready and ticket.draft_failed. Safe to run at every start.
+// ticket.draft_ready, ticket.draft_failed and ticket.triaged. Safe to run
+// at every start.
 func SetUp(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
 	_, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:        schemas.StreamTickets,
@@ -33,8 +34,8 @@ func SetUp(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, err
 	}
 	c, err := js.CreateOrUpdateConsumer(ctx, schemas.StreamTickets, jetstream.ConsumerConfig{
 		Durable:        ConsumerResults,
-		Description:    "The support desk showing ghostwriter's drafts.",
-		FilterSubjects: []string{schemas.TypeDraftReady, schemas.TypeDraftFailed},
+		Description:    "The support desk showing ghostwriter's drafts and triages.",
+		FilterSubjects: []string{schemas.TypeDraftReady, schemas.TypeDraftFailed, schemas.TypeTriaged},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        30 * time.Second,
@@ -113,6 +114,14 @@ func (d *Desk) handleResult(ctx context.Context, msg jetstream.Msg) {
 			changed, err = d.store.SetDraft(ctx, r.TicketID, r.SourceEventID, Draft{
 				EventID: env.ID, Text: r.Draft, Confidence: r.Confidence, Reason: r.Reason, RequiresReview: r.RequiresReview,
 				Model: r.Model, PromptVersion: r.PromptVersion, At: env.Time,
+			})
+		}
+	case schemas.TypeTriaged:
+		var r schemas.Triaged
+		if err = env.DecodeData(&r); err == nil {
+			ticketID, source = r.TicketID, r.SourceEventID
+			changed, err = d.store.SetTriage(ctx, r.TicketID, r.SourceEventID, Triage{
+				EventID: env.ID, Department: r.Department, Priority: r.Priority, Labels: r.Labels, Confidence: r.Confidence, At: env.Time,
 			})
 		}
 	case schemas.TypeDraftFailed:

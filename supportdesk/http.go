@@ -270,6 +270,7 @@ func printable(s string) bool {
 type panelView struct {
 	TicketID    string
 	State       State
+	Triage      *Triage
 	Draft       *Draft
 	Failure     *Failure
 	Replied     bool
@@ -288,7 +289,7 @@ type ticketView struct {
 }
 
 func (d *Desk) panel(t Ticket, now time.Time) panelView {
-	return panelView{TicketID: t.ID, State: t.DraftState(now, d.timeout), Draft: t.Draft, Failure: t.Failure,
+	return panelView{TicketID: t.ID, State: t.DraftState(now, d.timeout), Triage: t.Triage, Draft: t.Draft, Failure: t.Failure,
 		Replied: t.Reply != nil, Timeout: d.timeout, RemainingMS: d.remaining(t, now)}
 }
 

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS supportdesk_tickets (
     failure       jsonb,
     reply         jsonb
 );
+ALTER TABLE supportdesk_tickets ADD COLUMN IF NOT EXISTS triage jsonb;
 CREATE INDEX IF NOT EXISTS supportdesk_tickets_created_at ON supportdesk_tickets (created_at DESC);`
 
 // OpenPostgres connects to dsn (a postgres:// URL or key=value string)
@@ -70,15 +71,15 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 // Close closes the pool.
 func (p *Postgres) Close() { p.pool.Close() }
 
-const ticketColumns = `id, event_id, tenant_id, subject, body, customer_tier, product_area, channel, created_at, draft, failure, reply`
+const ticketColumns = `id, event_id, tenant_id, subject, body, customer_tier, product_area, channel, created_at, draft, failure, reply, triage`
 
 func scanTicket(row pgx.Row) (Ticket, error) {
 	var (
-		t                     Ticket
-		draft, failure, reply []byte
+		t                             Ticket
+		draft, failure, reply, triage []byte
 	)
 	err := row.Scan(&t.ID, &t.EventID, &t.TenantID, &t.Subject, &t.Body, &t.CustomerTier, &t.ProductArea, &t.Channel,
-		&t.Created, &draft, &failure, &reply)
+		&t.Created, &draft, &failure, &reply, &triage)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -90,6 +91,7 @@ func scanTicket(row pgx.Row) (Ticket, error) {
 		{draft, func() any { t.Draft = new(Draft); return t.Draft }},
 		{failure, func() any { t.Failure = new(Failure); return t.Failure }},
 		{reply, func() any { t.Reply = new(Reply); return t.Reply }},
+		{triage, func() any { t.Triage = new(Triage); return t.Triage }},
 	} {
 		if f.raw != nil {
 			if err := json.Unmarshal(f.raw, f.set()); err != nil {
@@ -155,6 +157,16 @@ func (p *Postgres) SetFailure(ctx context.Context, id, eventID string, f Failure
 		WHERE id = $1 AND event_id = $2 AND draft IS NULL AND failure IS NULL AND reply IS NULL`, id, eventID, f)
 	if err != nil {
 		return false, fmt.Errorf("supportdesk.failure %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// SetTriage implements Store.
+func (p *Postgres) SetTriage(ctx context.Context, id, eventID string, tr Triage) (bool, error) {
+	tag, err := p.pool.Exec(ctx, `UPDATE supportdesk_tickets SET triage = $3
+		WHERE id = $1 AND event_id = $2 AND triage IS NULL`, id, eventID, tr)
+	if err != nil {
+		return false, fmt.Errorf("supportdesk.triage %s: %w", id, err)
 	}
 	return tag.RowsAffected() == 1, nil
 }

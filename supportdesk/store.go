@@ -25,6 +25,10 @@ type Store interface {
 	// SetFailure records why no draft will come, under the same terms as
 	// SetDraft, and only while there is no failure either.
 	SetFailure(ctx context.Context, id, eventID string, f Failure) (bool, error)
+	// SetTriage sets the triage of ticket id if eventID is its
+	// ticket.created event id and it has none yet; it reports whether the
+	// ticket changed.
+	SetTriage(ctx context.Context, id, eventID string, tr Triage) (bool, error)
 	// SetReply records the reply sent; ErrReplied if there is one, and
 	// ErrNotFound without the ticket.
 	SetReply(ctx context.Context, id string, r Reply) (Ticket, error)
@@ -66,6 +70,11 @@ func clone(t *Ticket) Ticket {
 		r := *t.Reply
 		c.Reply = &r
 	}
+	if t.Triage != nil {
+		tr := *t.Triage
+		tr.Labels = slices.Clone(tr.Labels)
+		c.Triage = &tr
+	}
 	return c
 }
 
@@ -79,7 +88,7 @@ func (m *Memory) Create(_ context.Context, t Ticket) (Ticket, error) {
 	m.events[t.EventID] = true
 	t.ID = ticketID(m.next)
 	m.next++
-	t.Draft, t.Failure, t.Reply = nil, nil, nil
+	t.Draft, t.Failure, t.Reply, t.Triage = nil, nil, nil, nil
 	m.tickets[t.ID] = &t
 	m.order = append(m.order, t.ID)
 	return clone(&t), nil
@@ -131,6 +140,19 @@ func (m *Memory) SetFailure(_ context.Context, id, eventID string, f Failure) (b
 		return false, nil
 	}
 	t.Failure = &f
+	return true, nil
+}
+
+// SetTriage implements Store.
+func (m *Memory) SetTriage(_ context.Context, id, eventID string, tr Triage) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tickets[id]
+	if !ok || t.EventID != eventID || t.Triage != nil {
+		return false, nil
+	}
+	tr.Labels = slices.Clone(tr.Labels)
+	t.Triage = &tr
 	return true, nil
 }
 

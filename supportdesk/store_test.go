@@ -113,6 +113,25 @@ func TestStoreTicketLifecycle(t *testing.T) {
 			t.Errorf("ticket came back as %+v", got)
 		}
 
+		triage := supportdesk.Triage{EventID: "t-1", Department: "billing", Priority: "high", Labels: []string{"refund"}, Confidence: 0.8, At: created}
+		for _, st := range []struct {
+			name      string
+			id, event string
+			want      bool
+		}{
+			{"a triage for another ticket's event", first.ID, "evt-2", false},
+			{"the triage", first.ID, "evt-1", true},
+			{"a second triage", first.ID, "evt-1", false},
+		} {
+			if changed, err := s.SetTriage(ctx, st.id, st.event, triage); err != nil || changed != st.want {
+				t.Errorf("%s: changed %v, %v; want %v", st.name, changed, err, st.want)
+			}
+		}
+		if got, err := s.Get(ctx, first.ID); err != nil || got.Triage == nil || got.Triage.Department != "billing" ||
+			len(got.Triage.Labels) != 1 || got.Triage.Labels[0] != "refund" || got.Draft == nil {
+			t.Errorf("after the triage: %+v, %v", got.Triage, err)
+		}
+
 		reply := supportdesk.Reply{EventID: "r-1", Text: "Refunded.", DraftEventID: "d-1", At: created.Add(time.Minute)}
 		replied, err := s.SetReply(ctx, first.ID, reply)
 		if err != nil || replied.Reply == nil || *replied.Reply != reply {

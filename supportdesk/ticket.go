@@ -2,8 +2,8 @@
 // desk on the web. It owns its tickets (in memory or in its own Postgres
 // table), the pages an agent works in, live updates over server-sent
 // events, and its side of the event contract: it publishes
-// ticket.created and ticket.reply_sent, and reads ticket.draft_ready and
-// ticket.draft_failed through its own durable consumer. It never waits on
+// ticket.created and ticket.reply_sent, and reads ticket.draft_ready,
+// ticket.draft_failed and ticket.triaged through its own durable consumer. It never waits on
 // AI: a ticket is saved whether or not a draft ever comes.
 //
 // It talks to ghostwriter only through events, and imports nothing of
@@ -36,8 +36,20 @@ type Ticket struct {
 	// there will be none. At most one of them is set.
 	Draft   *Draft
 	Failure *Failure
+	// Triage is ghostwriter's triage, once it arrived.
+	Triage *Triage
 	// Reply is what the agent sent.
 	Reply *Reply
+}
+
+// Triage is a ticket.triaged as the desk shows it.
+type Triage struct {
+	EventID    string    `json:"event_id"`
+	Department string    `json:"department"`
+	Priority   string    `json:"priority"`
+	Labels     []string  `json:"labels"`
+	Confidence float64   `json:"confidence"`
+	At         time.Time `json:"at"`
 }
 
 // Draft is a ticket.draft_ready as the desk shows it.
