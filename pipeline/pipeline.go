@@ -485,7 +485,7 @@ func checkDraft(d Draft, prompt *prompts.Prompt, rendered prompts.Rendered) erro
 	if c := prompt.Canary; c != "" && strings.Contains(lower, strings.ToLower(c)) {
 		return &ModelError{Code: CodeUnsafeContent, Detail: "draft repeats the system prompt's canary"}
 	}
-	if sharesRun(strings.Fields(strings.ToLower(rendered.System)), strings.Fields(lower), leakWords) {
+	if leaksSystem(rendered.System, strings.Fields(lower), leakWords) {
 		return &ModelError{Code: CodeUnsafeContent, Detail: "draft repeats the system prompt"}
 	}
 	return nil
