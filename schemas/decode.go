@@ -38,9 +38,18 @@ func newData(typ string) any {
 // not fit the Go type of its data. The returned Envelope keeps the raw
 // JSON of the data; see DecodeData.
 func Decode(raw []byte) (Envelope, error) {
-	if fe := scan(raw, ""); fe != nil {
+	if plainOK(raw) {
+		if env, ok := decodeFast(raw); ok {
+			return env, nil
+		}
+	} else if fe := scanTokens(raw, ""); fe != nil {
 		return Envelope{}, fe
 	}
+	return decodeSlow(raw)
+}
+
+// decodeSlow is Decode after scan, through the JSON Schema validator.
+func decodeSlow(raw []byte) (Envelope, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return Envelope{}, &FieldError{Kind: KindInvalidJSON, Reason: "malformed JSON"}
@@ -87,6 +96,14 @@ func envelopeError(fe *FieldError) *FieldError {
 
 // validateData is Validate with every Field prefixed by prefix.
 func validateData(typ string, data []byte, prefix string) *FieldError {
+	if validDataFast(typ, data) {
+		return nil
+	}
+	return validateDataSlow(typ, data, prefix)
+}
+
+// validateDataSlow is validateData through the JSON Schema validator.
+func validateDataSlow(typ string, data []byte, prefix string) *FieldError {
 	sch, ok := dataSchemas[typ]
 	if !ok {
 		return &FieldError{Kind: KindUnknownType, Field: prefix, Reason: "unknown event type " + quoteShort(typ)}
@@ -190,6 +207,9 @@ func Encode(env Envelope) ([]byte, error) {
 	b, err := json.Marshal(env)
 	if err != nil {
 		return nil, fmt.Errorf("schemas.encode: marshal: %w", err)
+	}
+	if plainOK(b) && validFast(b) {
+		return b, nil
 	}
 	if _, err := Decode(b); err != nil {
 		return nil, fmt.Errorf("schemas.encode: %w", err)
