@@ -189,23 +189,9 @@ func (l *Loop) handle(ctx context.Context, msg jetstream.Msg) {
 	if every <= 0 {
 		every = 10 * time.Second
 	}
-	beat, stopBeat := context.WithCancel(ctx)
-	var beating sync.WaitGroup
-	beating.Go(func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-beat.Done():
-				return
-			case <-t.C:
-				_ = msg.InProgress() // a lost heartbeat costs at most a redelivery
-			}
-		}
-	})
+	beat := startHeartbeat(msg, every)
 	d := l.safeHandle(ctx, msg)
-	stopBeat()
-	beating.Wait()
+	beat.stop()
 
 	var err error
 	switch d.Action {
@@ -249,4 +235,37 @@ func (l *Loop) safeHandle(ctx context.Context, msg jetstream.Msg) (d Decision) {
 		}
 	}()
 	return l.Handler(ctx, msg)
+}
+
+// heartbeat tells the server every period that a message is in progress,
+// from a timer rather than a goroutine of its own: at C = 2,000 in flight
+// that is 2,000 goroutines, tickers and contexts fewer (make bench).
+type heartbeat struct {
+	mu      sync.Mutex
+	stopped bool
+	t       *time.Timer
+}
+
+func startHeartbeat(msg jetstream.Msg, every time.Duration) *heartbeat {
+	h := &heartbeat{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.t = time.AfterFunc(every, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.stopped {
+			return
+		}
+		_ = msg.InProgress() // a lost heartbeat costs at most a redelivery
+		h.t.Reset(every)
+	})
+	return h
+}
+
+// stop ends the heartbeat; once it returns, no in-progress is sent.
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	h.t.Stop()
 }
