@@ -20,7 +20,8 @@ func plainOK(raw []byte) bool {
 	if len(raw) == 0 || len(raw) > MaxEventBytes || !utf8.Valid(raw) {
 		return false
 	}
-	p := plainScanner{raw: raw}
+	var keys [32][]byte // one allocation for the keys of a plain event, not one per doubling
+	p := plainScanner{raw: raw, keys: keys[:0]}
 	p.space()
 	if !p.value(0) {
 		return false
