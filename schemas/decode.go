@@ -204,7 +204,7 @@ func New(typ, source, id string, data any) (Envelope, error) {
 // Decode: ghostwriter never publishes an event its consumers would reject.
 // A failure wraps a *FieldError and means a bug in the caller.
 func Encode(env Envelope) ([]byte, error) {
-	b, err := json.Marshal(env)
+	b, err := marshalEnvelope(env)
 	if err != nil {
 		return nil, fmt.Errorf("schemas.encode: marshal: %w", err)
 	}

@@ -287,3 +287,31 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	})
 }
+
+// FuzzMarshalEnvelope checks marshalEnvelope writes what json.Marshal
+// writes, and fails where it fails.
+func FuzzMarshalEnvelope(f *testing.F) {
+	for _, raw := range fastSeedDocs(f) {
+		var env Envelope
+		if err := json.Unmarshal(raw, &env); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(env.Data), env.ID, env.Subject, env.TraceParent)
+	}
+	for _, d := range []string{`{"a": 1}`, `{"a":"<b>"}`, `{"a":"\u2028"}`, "{\"a\":\"\u2028\"}", `{"a":"x\"y"}`, `{"a":"\\"}`,
+		`{"a":1,"a":2}`, `[1, 2]`, ` {}`, `{}`, `nope`, ``, `{"a":"é & è"}`, "{\"a\":\"\xff\"}", `{"a":"\\\""}`} {
+		f.Add(d, "id <&>", "", "")
+	}
+	f.Fuzz(func(t *testing.T, data, id, subject, trace string) {
+		env := Envelope{SpecVersion: SpecVersion, ID: id, Source: "/s", Type: TypeCost,
+			Time: time.Date(2026, 12, 4, 23, 0, 0, 5e6, time.UTC), Subject: subject, TraceParent: trace, Data: json.RawMessage(data)}
+		want, wantErr := json.Marshal(env)
+		got, err := marshalEnvelope(env)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("marshalEnvelope error %v, json.Marshal error %v", err, wantErr)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("marshalEnvelope wrote\n%s\njson.Marshal\n%s", got, want)
+		}
+	})
+}
