@@ -763,3 +763,40 @@ func compactEscaped(raw []byte) bool {
 	}
 	return true
 }
+
+// FastSchema is a JSON Schema compiled for a one-pass check, as Decode
+// checks events: prompts use it for a model's answer before the JSON
+// Schema validator. Safe for concurrent use.
+type FastSchema struct{ s *fastSchema }
+
+// CompileFast compiles a JSON Schema document for Valid. It returns nil
+// when the schema uses a keyword the fast path does not know (see
+// compileFast); a nil *FastSchema is valid and never sure.
+func CompileFast(schema []byte) *FastSchema {
+	var doc any
+	if err := json.Unmarshal(schema, &doc); err != nil {
+		return nil
+	}
+	s, err := compileFast(doc)
+	if err != nil {
+		return nil
+	}
+	return &FastSchema{s: s}
+}
+
+// Valid reports whether doc is surely valid against the schema: a plain
+// document (the size, UTF-8, duplicate-key and number rules of Decode)
+// whose values the one-pass check accepts. false means "not sure", not
+// invalid: check doc with the JSON Schema validator then.
+func (f *FastSchema) Valid(doc []byte) bool {
+	if f == nil || !plainOK(doc) {
+		return false
+	}
+	p := fastParser{raw: doc}
+	p.space()
+	if !f.s.value(&p, nil) {
+		return false
+	}
+	p.space()
+	return p.i == len(doc)
+}
