@@ -162,6 +162,9 @@ func quoteShort(s string) string {
 // DecodeData unmarshals the data of e into v, typically a pointer to the
 // Go type of e.Type such as *TicketCreated.
 func (e Envelope) DecodeData(v any) error {
+	if t, ok := v.(*TicketCreated); ok && decodeTicketFast(e.Data, t) {
+		return nil
+	}
 	if err := json.Unmarshal(e.Data, v); err != nil {
 		return fmt.Errorf("schemas.decodedata: %w", err)
 	}

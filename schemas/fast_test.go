@@ -315,3 +315,32 @@ func FuzzMarshalEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeTicketFast checks DecodeData's fast path for ticket.created
+// against json.Unmarshal: the same ticket whenever it answers.
+func FuzzDecodeTicketFast(f *testing.F) {
+	for _, raw := range fastSeedDocs(f) {
+		var env Envelope
+		if err := json.Unmarshal(raw, &env); err != nil {
+			f.Fatal(err)
+		}
+		f.Add([]byte(env.Data))
+	}
+	for _, s := range []string{`{}`, `{"body":"a\u00e9\n\t\"\\\/\b\f\r"}`, `{"Body":"x"}`, `{"body":1}`, `{"body":null}`,
+		`{"ticket_id":"T","x":"y"}`, `{"body":"\u0000"}`, `{"body":"\ud83d\ude00"}`, ` {"body":"x"} `, `{"body":"x"}x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast TicketCreated
+		if !decodeTicketFast(data, &fast) {
+			return
+		}
+		var slow TicketCreated
+		if err := json.Unmarshal(data, &slow); err != nil {
+			t.Fatalf("fast path decoded what json.Unmarshal rejects (%v): %q", err, data)
+		}
+		if fast != slow {
+			t.Fatalf("fast path %+v, json.Unmarshal %+v: %q", fast, slow, data)
+		}
+	})
+}
