@@ -130,14 +130,22 @@ func (p *Prompt) CheckOutput(doc []byte) error {
 // check, by their JSON: one per distinct schema, so the map cannot grow
 // with traffic. Validating every answer with the JSON Schema validator
 // alone cost 2% of the worker's CPU (make bench).
-var fastOutputs sync.Map // string -> *schemas.FastSchema (nil: not compilable)
+var fastOutputs = struct {
+	sync.RWMutex
+	m map[string]*schemas.FastSchema // nil: not compilable
+}{m: map[string]*schemas.FastSchema{}}
 
 func fastOutput(schema json.RawMessage) *schemas.FastSchema {
-	if f, ok := fastOutputs.Load(string(schema)); ok {
-		return f.(*schemas.FastSchema)
+	fastOutputs.RLock()
+	f, ok := fastOutputs.m[string(schema)] // no allocation for the key
+	fastOutputs.RUnlock()
+	if ok {
+		return f
 	}
-	f := schemas.CompileFast(schema)
-	fastOutputs.Store(string(schema), f)
+	f = schemas.CompileFast(schema)
+	fastOutputs.Lock()
+	fastOutputs.m[string(schema)] = f
+	fastOutputs.Unlock()
 	return f
 }
 
