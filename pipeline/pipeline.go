@@ -423,6 +423,9 @@ var linkPattern = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"')\]]+`)
 // neither to a host the ticket mentions nor to an allowed one: a prompt
 // injection's favourite payload is a link the customer never sent.
 func (p *Pipeline) unknownLink(draft, ticket string) string {
+	if !mayLink(draft) {
+		return ""
+	}
 	links := linkPattern.FindAllString(draft, -1)
 	if len(links) == 0 {
 		return ""
