@@ -346,18 +346,23 @@ func (p *fastParser) str() (content []byte, escaped, ok bool) {
 	}
 	p.i++
 	start := p.i
-	for p.i < len(p.raw) {
-		switch p.raw[p.i] {
-		case '"':
+	for p.i <= len(p.raw) {
+		// Jump to the next quote, then look for an escape before it:
+		// both with IndexByte, which is much faster than a byte loop on
+		// a ticket's body.
+		q := bytes.IndexByte(p.raw[p.i:], '"')
+		if q < 0 {
+			return nil, false, false
+		}
+		b := bytes.IndexByte(p.raw[p.i:p.i+q], '\\')
+		if b < 0 {
+			p.i += q
 			content = p.raw[start:p.i]
 			p.i++
 			return content, escaped, true
-		case '\\':
-			escaped = true
-			p.i += 2
-			continue
 		}
-		p.i++
+		escaped = true
+		p.i += b + 2 // the backslash and the byte it escapes
 	}
 	return nil, false, false
 }
