@@ -91,6 +91,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "\nbacklog: %d tickets stored; process RSS %.0f MB before the worker started, %.0f MB at the first sample,"+
 			" %.0f MB at most and %.0f MB at the last of %d samples over %.0f s, while it drained %d (%.0f/s)\n",
 			b.N, b.LoadedMB, b.FirstMB, b.MaxMB, b.LastMB, b.Samples, b.Seconds, b.Drained, b.PerS)
+		if b.RanOut {
+			fmt.Fprintf(w, "the backlog ran out before the %.0f s were up: give more tickets (--backlog-n) for a drain measured throughout\n", b.Seconds)
+		}
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "AT S\tACKED\tRSS MB\tHEAP MB, EMBEDDED SERVER\tHEAP MB, WORKER AND REST\t")
 		for _, m := range b.Series {

@@ -98,17 +98,19 @@ type claimed struct {
 // delivery stopped sending in-progress.
 func (d *TaskHandler) claim(ctx context.Context, key string, meta *jetstream.MsgMetadata) (c claimed, done string, err error) {
 	mine := taskStatus{Status: statusRunning, At: time.Now().UTC(), StreamSeq: meta.Sequence.Stream, Delivered: meta.NumDelivered}
+	// Most events are new: try to create the claim first, one round trip,
+	// and read the entry only when it exists.
+	raw, _ := json.Marshal(mine)
+	rev, err := d.Tasks.Create(ctx, key, raw)
+	if err == nil {
+		return claimed{rev: rev}, "", nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return c, "", fmt.Errorf("tasks bucket create: %w", err)
+	}
 	entry, err := d.Tasks.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		raw, _ := json.Marshal(mine)
-		rev, err := d.Tasks.Create(ctx, key, raw)
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return c, "", errBusy
-		}
-		if err != nil {
-			return c, "", fmt.Errorf("tasks bucket create: %w", err)
-		}
-		return claimed{rev: rev}, "", nil
+		return c, "", errBusy // deleted since: let a later delivery try again
 	}
 	if err != nil {
 		return c, "", fmt.Errorf("tasks bucket get: %w", err)
@@ -125,8 +127,8 @@ func (d *TaskHandler) claim(ctx context.Context, key string, meta *jetstream.Msg
 		return c, "", errBusy
 	}
 	mine.Attempts = st.Attempts
-	raw, _ := json.Marshal(mine)
-	rev, err := d.Tasks.Update(ctx, key, raw, entry.Revision())
+	raw, _ = json.Marshal(mine)
+	rev, err = d.Tasks.Update(ctx, key, raw, entry.Revision())
 	if err != nil {
 		return c, "", fmt.Errorf("tasks bucket take over: %w", err)
 	}

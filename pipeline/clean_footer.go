@@ -99,7 +99,10 @@ var (
 		"registro mercantil", "abbestellen", "abmelden", "désabonn", "désinscri", "baja", "suscripción"}
 )
 
-// hasKey reports whether lower holds one of keys.
+var strongKeySet, weakKeySet = newKeySet(strongKeys), newKeySet(weakKeys)
+
+// hasKey reports whether lower holds one of keys; keySet.has answers the
+// same in one pass.
 func hasKey(lower string, keys []string) bool {
 	for _, k := range keys {
 		if strings.Contains(lower, k) {
@@ -204,7 +207,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 		lower[k] = strings.ToLower(paraText(lines, p))
 	}
 	for k, p := range ps {
-		if !hasKey(lower[k], strongKeys) || !strongRE.MatchString(strings.Join(strings.Fields(lower[k]), " ")) {
+		if !strongKeySet.has(lower[k]) || !strongRE.MatchString(strings.Join(strings.Fields(lower[k]), " ")) {
 			continue
 		}
 		strong[k] = true
@@ -213,7 +216,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 			continue
 		}
 		for j := p.start; j < p.end; j++ {
-			if l := strings.ToLower(lines[j]); hasKey(l, strongKeys) && strongRE.MatchString(l) {
+			if l := strings.ToLower(lines[j]); strongKeySet.has(l) && strongRE.MatchString(l) {
 				mark(j, p.end)
 				break
 			}
@@ -221,7 +224,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 	}
 	for k := len(ps) - 1; k >= 1; k-- {
 		p := ps[k]
-		if strong[k] || separatorPara(lines, p) || hasKey(lower[k], weakKeys) && weakRE.MatchString(lower[k]) {
+		if strong[k] || separatorPara(lines, p) || weakKeySet.has(lower[k]) && weakRE.MatchString(lower[k]) {
 			mark(p.start, p.end)
 			continue
 		}

@@ -379,11 +379,14 @@ var (
 	passwordKeys = []string{"pass", "kennwort", "mot de passe", "contraseña", "senha", "pwd"}
 	keyValueKeys = []string{"key", "token", "secret"}
 	pinKeys      = []string{"pin", "cvv", "cvc", "csc", "security code", "sicherheitscode", "prüfnummer", "cryptogramme", "código de seguridad"}
+
+	tokenKeySet, passwordKeySet = newKeySet(tokenKeys), newKeySet(passwordKeys)
+	keyValueKeySet, pinKeySet   = newKeySet(keyValueKeys), newKeySet(pinKeys)
 )
 
 func findSecrets(s string) [][2]int {
 	var spans [][2]int
-	if hasKey(s, tokenKeys) {
+	if tokenKeySet.has(s) {
 		for _, m := range tokenRE.FindAllStringIndex(s, -1) {
 			spans = addSpans(spans, [2]int{m[0], m[1]})
 		}
@@ -394,7 +397,7 @@ func findSecrets(s string) [][2]int {
 			spans = addSpans(spans, [2]int{m[2], m[3]})
 		}
 	}
-	if hasKey(lower, passwordKeys) {
+	if passwordKeySet.has(lower) {
 		for _, m := range passwordRE.FindAllStringSubmatchIndex(s, -1) {
 			v := strings.TrimRight(s[m[2]:m[3]], ".,;:)")
 			if utf8.RuneCountInString(v) >= 6 && passwordLike(v) {
@@ -402,7 +405,7 @@ func findSecrets(s string) [][2]int {
 			}
 		}
 	}
-	if hasKey(lower, keyValueKeys) {
+	if keyValueKeySet.has(lower) {
 		for _, m := range keyValueRE.FindAllStringSubmatchIndex(s, -1) {
 			v := strings.TrimRight(s[m[2]:m[3]], ".")
 			if randomLike(v) {
@@ -410,7 +413,7 @@ func findSecrets(s string) [][2]int {
 			}
 		}
 	}
-	if hasKey(lower, pinKeys) {
+	if pinKeySet.has(lower) {
 		for _, m := range pinRE.FindAllStringSubmatchIndex(s, -1) {
 			spans = addSpans(spans, [2]int{m[2], m[3]})
 		}

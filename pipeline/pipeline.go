@@ -417,6 +417,9 @@ var linkPattern = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"')\]]+`)
 // neither to a host the ticket mentions nor to an allowed one: a prompt
 // injection's favourite payload is a link the customer never sent.
 func (p *Pipeline) unknownLink(draft, ticket string) string {
+	if !mayLink(draft) {
+		return ""
+	}
 	links := linkPattern.FindAllString(draft, -1)
 	if len(links) == 0 {
 		return ""
@@ -481,7 +484,7 @@ func checkTexts(a Answer, prompt *prompts.Prompt, rendered prompts.Rendered) err
 	if c := prompt.Canary; c != "" && strings.Contains(lower, strings.ToLower(c)) {
 		return &ModelError{Code: CodeUnsafeContent, Detail: "answer repeats the system prompt's canary"}
 	}
-	if sharesRun(strings.Fields(strings.ToLower(rendered.System)), strings.Fields(lower), leakWords) {
+	if leaksSystem(rendered.System, strings.Fields(lower), leakWords) {
 		return &ModelError{Code: CodeUnsafeContent, Detail: "answer repeats the system prompt"}
 	}
 	return nil

@@ -40,9 +40,18 @@ func newData(typ string) any {
 // not fit the Go type of its data. The returned Envelope keeps the raw
 // JSON of the data; see DecodeData.
 func Decode(raw []byte) (Envelope, error) {
-	if fe := scan(raw, ""); fe != nil {
+	if plainOK(raw) {
+		if env, ok := decodeFast(raw); ok {
+			return env, nil
+		}
+	} else if fe := scanTokens(raw, ""); fe != nil {
 		return Envelope{}, fe
 	}
+	return decodeSlow(raw)
+}
+
+// decodeSlow is Decode after scan, through the JSON Schema validator.
+func decodeSlow(raw []byte) (Envelope, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return Envelope{}, &FieldError{Kind: KindInvalidJSON, Reason: "malformed JSON"}
@@ -89,6 +98,14 @@ func envelopeError(fe *FieldError) *FieldError {
 
 // validateData is Validate with every Field prefixed by prefix.
 func validateData(typ string, data []byte, prefix string) *FieldError {
+	if validDataFast(typ, data) {
+		return nil
+	}
+	return validateDataSlow(typ, data, prefix)
+}
+
+// validateDataSlow is validateData through the JSON Schema validator.
+func validateDataSlow(typ string, data []byte, prefix string) *FieldError {
 	sch, ok := dataSchema(typ)
 	if !ok {
 		return &FieldError{Kind: KindUnknownType, Field: prefix, Reason: "unknown event type " + quoteShort(typ)}
@@ -147,6 +164,9 @@ func quoteShort(s string) string {
 // DecodeData unmarshals the data of e into v, typically a pointer to the
 // Go type of e.Type such as *TicketCreated.
 func (e Envelope) DecodeData(v any) error {
+	if t, ok := v.(*TicketCreated); ok && decodeTicketFast(e.Data, t) {
+		return nil
+	}
 	if err := json.Unmarshal(e.Data, v); err != nil {
 		return fmt.Errorf("schemas.decodedata: %w", err)
 	}
@@ -189,9 +209,12 @@ func New(typ, source, id string, data any) (Envelope, error) {
 // Decode: ghostwriter never publishes an event its consumers would reject.
 // A failure wraps a *FieldError and means a bug in the caller.
 func Encode(env Envelope) ([]byte, error) {
-	b, err := json.Marshal(env)
+	b, err := marshalEnvelope(env)
 	if err != nil {
 		return nil, fmt.Errorf("schemas.encode: marshal: %w", err)
+	}
+	if plainOK(b) && validFast(b) {
+		return b, nil
 	}
 	if _, err := Decode(b); err != nil {
 		return nil, fmt.Errorf("schemas.encode: %w", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ func runBench(ctx context.Context, args []string, env *environ) error {
 	quick := c.flags.Bool("quick", false, "smaller sizes for a quick look (flags given explicitly still win)")
 	jsonOut := c.flags.String("json-out", "", "also write the figures as one JSON object to this file")
 	ticketsDir := c.flags.String("tickets-dir", "testdata/tickets", "folder of ticket.created data files to publish, in turn")
+	cpuProfile := c.flags.String("cpuprofile", "", "write a CPU profile of the whole run (worker, embedded server and bench) to this file, for go tool pprof")
 	commit := c.flags.String("commit", "", "the commit measured, for the report (default: the revision the binary was built from, if stamped)")
 	if err := c.parse(args, env.getenv); err != nil {
 		return err
@@ -82,6 +84,17 @@ func runBench(ctx context.Context, args []string, env *environ) error {
 		return usageError{err}
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	report, runErr := bench.Run(ctx, cfg)
 	if report == nil {

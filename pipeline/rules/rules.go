@@ -167,17 +167,72 @@ func containsAny(s string, words []string) bool {
 // listed first.
 func Classify(text string) (reason string, hits int) {
 	lower := strings.ToLower(text)
+	var counts [8]int // by rule; len(rules) <= len(counts), checked at init
+	countKeywords(lower, counts[:len(rules)])
 	reason = ReasonOther
-	for _, r := range rules {
-		n := 0
-		for _, k := range r.keywords {
-			n += countWordPrefix(lower, k)
-		}
-		if n > hits {
+	for i, r := range rules {
+		if n := counts[i]; n > hits {
 			reason, hits = r.reason, n
 		}
 	}
 	return reason, hits
+}
+
+// keyword is one keyword of one rule, by the first two bytes it starts with.
+type keyword struct {
+	text      string
+	rule      int
+	wordStart bool // its first rune is a word rune: it must start a word
+}
+
+var (
+	byPrefix   = map[uint16][]int{} // first two bytes -> indexes in keywords
+	prefixBits [1 << 16 / 64]uint64
+	keywords   []keyword
+)
+
+func init() {
+	if len(rules) > 8 {
+		panic("rules: Classify counts at most 8 rules")
+	}
+	for i, r := range rules {
+		for _, k := range r.keywords {
+			if len(k) < 2 {
+				panic("rules: keyword shorter than two bytes: " + k)
+			}
+			p := uint16(k[0])<<8 | uint16(k[1])
+			byPrefix[p] = append(byPrefix[p], len(keywords))
+			prefixBits[p/64] |= 1 << (p % 64)
+			keywords = append(keywords, keyword{text: k, rule: i, wordStart: isWordRune(utf8FirstRune(k))})
+		}
+	}
+}
+
+// countKeywords adds to counts, by rule, what countWordPrefix(lower, k)
+// would count for every keyword k, in one pass over lower instead of one
+// strings.Index pass per keyword: for each keyword, the leftmost
+// occurrences that do not overlap, counted when they start a word.
+func countKeywords(lower string, counts []int) {
+	var next [128]int // per keyword: where its next occurrence may start
+	if len(keywords) > len(next) {
+		panic("rules: too many keywords")
+	}
+	for i := 0; i+1 < len(lower); i++ {
+		p := uint16(lower[i])<<8 | uint16(lower[i+1])
+		if prefixBits[p/64]&(1<<(p%64)) == 0 {
+			continue
+		}
+		for _, ki := range byPrefix[p] {
+			k := &keywords[ki]
+			if i < next[ki] || !strings.HasPrefix(lower[i:], k.text) {
+				continue
+			}
+			next[ki] = i + len(k.text)
+			if i == 0 || !k.wordStart || !isWordRune(utf8LastRune(lower[:i])) {
+				counts[k.rule]++
+			}
+		}
+	}
 }
 
 // countWordPrefix counts occurrences of k in s that start a word, so that
