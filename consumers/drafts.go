@@ -52,6 +52,10 @@ type Drafts struct {
 	Logger  *slog.Logger
 	// Metrics, when set, counts and times every decision.
 	Metrics *metrics.Metrics
+	// AfterPublish, when set, is called once a result has its PubAck,
+	// before the tasks bucket records it and before the ack: the chaos
+	// suite's crash point. Tests only.
+	AfterPublish func()
 }
 
 // DefaultBackoff spaces retries of a failed delivery.
@@ -248,6 +252,9 @@ func (d *Drafts) handle(ctx context.Context, msg jetstream.Msg, rep *report) Dec
 		rep.outcome = "retry"
 		d.Metrics.Retry("redelivery", string(out.Code), 1)
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, out.RetryAfter), Reason: string(out.Code), Attrs: attrs}
+	}
+	if d.AfterPublish != nil {
+		d.AfterPublish()
 	}
 	result := pubs[len(pubs)-1]
 	st, _ := json.Marshal(taskStatus{Status: result.subject, EventID: result.env.ID, At: time.Now().UTC()})

@@ -40,6 +40,14 @@ type Worker struct {
 	// Grace is how long tickets in flight may finish after ctx ends
 	// (default 30s); then they are canceled and handed back with a delay.
 	Grace time.Duration
+	// InProgressEvery overrides the in-progress heartbeat period, which
+	// is otherwise a quarter of the consumer's AckWait. Tests only: the
+	// chaos suite sets it beyond AckWait to show redelivery without it.
+	InProgressEvery time.Duration
+	// AfterPublish, when set, is called after a task's result has its
+	// PubAck and before the tasks bucket or the input's ack hear of it.
+	// Tests only: the chaos suite crashes the process there.
+	AfterPublish func()
 
 	loop atomic.Pointer[Loop]
 }
@@ -117,12 +125,17 @@ func (w *Worker) loopFor(ctx context.Context, stream, consumer string, concurren
 	drafts := &Drafts{
 		JS: w.JS, Tasks: tasks, Pipeline: w.Pipeline, Prompt: w.Prompt, Prompts: w.Prompts,
 		MaxDeliver: cfg.MaxDeliver, Backoff: w.Backoff, Logger: log, Metrics: w.Metrics,
+		AfterPublish: w.AfterPublish,
+	}
+	every := cfg.AckWait / 4
+	if w.InProgressEvery > 0 {
+		every = w.InProgressEvery
 	}
 	return &Loop{
 		Consumer:        cons,
 		Handler:         drafts.Handle,
 		Concurrency:     concurrency,
-		InProgressEvery: cfg.AckWait / 4,
+		InProgressEvery: every,
 		Grace:           w.Grace,
 		Logger:          log,
 	}, nil
