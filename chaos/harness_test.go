@@ -115,7 +115,7 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func (n *node) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.opts.Port) }
+func (n *node) url() string  { return fmt.Sprintf("nats://127.0.0.1:%d", n.opts.Port) }
 func (n *node) name() string { return n.opts.ServerName }
 
 func (n *node) start(t testing.TB) {
@@ -884,11 +884,11 @@ type expect struct {
 
 // row is one scenario's figures.
 type row struct {
-	scenario                                         string
+	scenario                                        string
 	in, terminal, dups, missing, calls, costs, rows int
-	perTicket                                        float64
-	notes                                            string
-	pass                                             bool
+	perTicket                                       float64
+	notes                                           string
+	pass                                            bool
 }
 
 var (
