@@ -303,7 +303,8 @@ func (e *env) waitHealthy() {
 // configured: the circuit opens, deliveries are handed back with a delay
 // instead of being burnt, and everything drains after recovery.
 func modelOutage(t *testing.T) {
-	const workers, concurrency, openFor = 3, 8, 2 * time.Second
+	const workers, concurrency = 3, 8
+	openFor := size(2*time.Second, 10*time.Second)
 	e := newEnv(t, options{breakerOpenFor: openFor})
 	var down atomic.Bool
 	e.fake.SetDefault(func(openai.ChatCompletionRequest) fakeai.Reply {
@@ -354,6 +355,11 @@ func modelOutage(t *testing.T) {
 	}
 	if opened == 0 {
 		t.Errorf("no worker logged its circuit opening")
+	}
+	// Pulling pauses while the circuits are open: the deliveries during
+	// the outage are those in flight when they opened, and the probes.
+	if max := workers * (concurrency + 2*int(outage/openFor) + 2); deliveries > max {
+		t.Errorf("%d deliveries during the outage; with pulling paused there would be at most %d", deliveries, max)
 	}
 	if b := burnt.Load(); b > 0 {
 		t.Errorf("%d tickets reached MaxDeliver during the outage", b)
@@ -415,7 +421,13 @@ func slowModel(t *testing.T, heartbeats bool) {
 	}
 	e.startWorkers(workers, concurrency, extra...)
 	e.startLedger()
-	n := size(2*workers*concurrency, 8*workers*concurrency)
+	// With heartbeats: more tickets than handlers, so some wait on the
+	// server while calls run. Without (the control): fewer, so a handler
+	// is free to take a redelivery mid-call.
+	n := size(3, 12) * workers * concurrency / 2
+	if !heartbeats {
+		n = workers * concurrency / 2
+	}
 	e.publish(ids("slow", n), 0)
 	e.settle(n, size(2*time.Minute, 5*time.Minute))
 	deliveries := e.delivered()

@@ -136,7 +136,49 @@ func (w *Worker) loopFor(ctx context.Context, stream, consumer string, concurren
 		Handler:         drafts.Handle,
 		Concurrency:     concurrency,
 		InProgressEvery: every,
+		Gate:            modelGate(w.Pipeline, concurrency),
 		Grace:           w.Grace,
 		Logger:          log,
 	}, nil
+}
+
+// modelGate holds the loop back while no model can be called: with every
+// endpoint's circuit open, a delivery would only fail fast and be handed
+// back, spending one of its MaxDeliver deliveries for nothing; while one
+// is half open, a single ticket probes it. A pipeline with one bare
+// Model, or with an endpoint without a breaker (the rules model), is
+// never held.
+func modelGate(p *pipeline.Pipeline, concurrency int) func() int {
+	if p == nil || len(p.Endpoints) == 0 {
+		return nil
+	}
+	// Only the endpoints some route can reach count.
+	var eps []*pipeline.Endpoint
+	seen := map[string]bool{}
+	for _, r := range p.Routes {
+		for _, alias := range r.Chain {
+			if ep := p.Endpoints[alias]; ep != nil && !seen[alias] {
+				seen[alias] = true
+				eps = append(eps, ep)
+			}
+		}
+	}
+	if len(eps) == 0 {
+		return nil
+	}
+	return func() int {
+		half := false
+		for _, ep := range eps {
+			switch ep.BreakerState() {
+			case pipeline.StateClosed:
+				return concurrency
+			case pipeline.StateHalfOpen:
+				half = true
+			}
+		}
+		if half {
+			return 1
+		}
+		return 0
+	}
 }
