@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
@@ -36,8 +35,9 @@ import (
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
-// bin is the ghostwriter binary TestMain builds; the children run it.
-var bin string
+// bin is the ghostwriter binary TestMain builds, and natsBin the
+// nats-server (chaos/natsnode); the children run them.
+var bin, natsBin string
 
 // faultExitCode is the exit code of `worker --fault-exit-after-publish`.
 const faultExitCode = 97
@@ -63,21 +63,24 @@ func TestMain(m *testing.M) {
 		if raceEnabled && os.Getenv("GHOSTWRITER_CHAOS_RACE") == "1" {
 			args = append(args, "-race")
 		}
-		build := exec.Command("go", append(args, "github.com/ghostwriter-ai/ghostwriter/cmd/ghostwriter")...)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		start := time.Now()
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "chaos: go build ./cmd/ghostwriter:", err)
-			return 1
+		natsBin = filepath.Join(dir, "natsnode")
+		for _, b := range [][]string{
+			append(args, "github.com/ghostwriter-ai/ghostwriter/cmd/ghostwriter"),
+			{"build", "-o", natsBin, "github.com/ghostwriter-ai/ghostwriter/chaos/natsnode"},
+		} {
+			build := exec.Command("go", b...)
+			build.Stdout, build.Stderr = os.Stderr, os.Stderr
+			if err := build.Run(); err != nil {
+				fmt.Fprintf(os.Stderr, "chaos: go %s: %v\n", strings.Join(b, " "), err)
+				return 1
+			}
 		}
-		fmt.Printf("chaos: built the ghostwriter binary in %v (full=%v)\n", time.Since(start).Round(time.Millisecond), full)
+		fmt.Printf("chaos: built the ghostwriter and natsnode binaries in %v (full=%v)\n", time.Since(start).Round(time.Millisecond), full)
 		code := m.Run()
 		printTable(os.Stdout)
 		if code == 0 {
-			if err := goleak.Find(
-				goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).Shutdown.func1"),
-				goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).syncBlocks"),
-			); err != nil {
+			if err := goleak.Find(); err != nil {
 				fmt.Fprintln(os.Stderr, "chaos: goroutines left behind:", err)
 				return 1
 			}
@@ -97,12 +100,19 @@ func size[T any](short, long T) T {
 
 // ---------------------------------------------------------------- NATS
 
-// node is one in-process nats-server that can be stopped and started
-// again on the same port with the same store.
+// node is one nats-server in a child process (chaos/natsnode) that can
+// be SIGKILLed and started again on the same ports with the same store.
 type node struct {
-	opts *server.Options
+	name        string
+	port        int
+	store       string
+	clusterPort int
+	routes      string
+	log         string
+
 	mu   sync.Mutex
-	srv  *server.Server
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 func freePort(t testing.TB) int {
@@ -115,87 +125,109 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func (n *node) url() string  { return fmt.Sprintf("nats://127.0.0.1:%d", n.opts.Port) }
-func (n *node) name() string { return n.opts.ServerName }
+func (n *node) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
+// start runs the server and waits until it accepts clients. A port a
+// killed server held may take a moment to free up: it tries again.
 func (n *node) start(t testing.TB) {
 	t.Helper()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.srv != nil {
+	if n.cmd != nil {
 		return
 	}
-	// A copy: the server keeps and changes the options it was given.
-	opts := *n.opts
-	opts.Routes = append([]*url.URL(nil), n.opts.Routes...)
-	var s *server.Server
-	var err error
-	for range 50 { // the port may linger for a moment after a stop
-		if s, err = server.NewServer(&opts); err == nil {
-			break
+	var last error
+	for range 20 {
+		if last = n.spawn(); last == nil {
+			return
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
 	}
+	t.Errorf("nats-server %s: %v", n.name, last)
+}
+
+func (n *node) spawn() error {
+	f, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		t.Errorf("nats-server %s: %v", n.name(), err)
-		return
+		return err
 	}
-	s.Start()
-	if !s.ReadyForConnections(20 * time.Second) {
-		s.Shutdown()
-		t.Errorf("nats-server %s not ready", n.name())
-		return
+	cmd := exec.Command(natsBin, "-name", n.name, "-port", fmt.Sprint(n.port), "-store", n.store,
+		"-cluster-port", fmt.Sprint(n.clusterPort), "-routes", n.routes)
+	cmd.Stderr = f
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		f.Close()
+		return err
 	}
-	n.srv = s
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return err
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		ready <- strings.TrimSpace(line) == "ready"
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(done)
+	}()
+	select {
+	case ok := <-ready:
+		if ok {
+			n.cmd, n.done = cmd, done
+			return nil
+		}
+	case <-time.After(30 * time.Second):
+	}
+	_ = cmd.Process.Kill()
+	<-done
+	return fmt.Errorf("not ready (see %s)", n.log)
 }
 
-// stop shuts the server down. In process there is no SIGKILL; Shutdown
-// closes every client and route at once without a lame-duck period.
-func (n *node) stop() {
-	n.mu.Lock()
-	s := n.srv
-	n.srv = nil
-	n.mu.Unlock()
-	if s != nil {
-		s.Shutdown()
-		s.WaitForShutdown()
-	}
-}
-
-func (n *node) running() bool {
+// kill stops the server with SIGKILL, or with SIGTERM (a clean shutdown)
+// when graceful.
+func (n *node) kill(graceful bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.srv != nil
+	if n.cmd == nil {
+		return
+	}
+	sig := syscall.SIGKILL
+	if graceful {
+		sig = syscall.SIGTERM
+	}
+	_ = n.cmd.Process.Signal(sig)
+	select {
+	case <-n.done:
+	case <-time.After(30 * time.Second):
+		_ = n.cmd.Process.Kill()
+		<-n.done
+	}
+	n.cmd, n.done = nil, nil
 }
 
 // startNodes starts one server, or a cluster of n with routes between
-// them. They stop when the test ends.
+// them. They are killed when the test ends.
 func startNodes(t *testing.T, n int) []*node {
 	t.Helper()
 	nodes := make([]*node, n)
-	var routes []*url.URL
+	var routes []string
 	clusterPorts := make([]int, n)
 	if n > 1 {
 		for i := range n {
 			clusterPorts[i] = freePort(t)
-			routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", clusterPorts[i])})
+			routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", clusterPorts[i]))
 		}
 	}
+	logs := t.TempDir()
 	for i := range n {
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("chaos-%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       freePort(t),
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoSigs:     true,
-			NoLog:      true,
-		}
-		if n > 1 {
-			opts.Cluster = server.ClusterOpts{Name: "chaos", Host: "127.0.0.1", Port: clusterPorts[i]}
-			opts.Routes = routes
-		}
-		nodes[i] = &node{opts: opts}
+		nodes[i] = &node{name: fmt.Sprintf("chaos-%d", i+1), port: freePort(t), store: t.TempDir(),
+			clusterPort: clusterPorts[i], routes: strings.Join(routes, ","),
+			log: filepath.Join(logs, fmt.Sprintf("nats-%d.log", i+1))}
 	}
 	var wg sync.WaitGroup
 	for _, nd := range nodes {
@@ -204,7 +236,7 @@ func startNodes(t *testing.T, n int) []*node {
 	wg.Wait()
 	t.Cleanup(func() {
 		for _, nd := range nodes {
-			nd.stop()
+			nd.kill(false)
 		}
 	})
 	return nodes
