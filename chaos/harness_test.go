@@ -288,7 +288,7 @@ func newEnv(t *testing.T, o options) *env {
 		o.nodes = 1
 	}
 	if o.timeout == 0 {
-		o.timeout = size(3*time.Minute, 20*time.Minute)
+		o.timeout = size(5*time.Minute, 20*time.Minute)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	t.Cleanup(cancel)
