@@ -880,7 +880,10 @@ func (e *env) settle(inputs int, within time.Duration) bool {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	e.t.Errorf("not settled after %v", within)
+	results := e.subjectCount(schemas.StreamTickets, schemas.TypeDraftReady, schemas.TypeDraftFailed)
+	costs := e.subjectCount(schemas.StreamCosts, schemas.TypeCost)
+	e.t.Errorf("not settled after %v: %d results for %d inputs, %d ai.cost events, %d ledger rows, %d model calls",
+		within, results, inputs, costs, e.ledgerRows(), e.fake.Calls())
 	return false
 }
 
