@@ -544,6 +544,10 @@ func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) er
 		}
 		futures = append(futures, f)
 	}
+	// A PubAck lost with a server that died never comes: give up soon
+	// and hand the ticket back, well inside the duplicate window.
+	ctx, cancel := context.WithTimeout(ctx, pubAckWait)
+	defer cancel()
 	for _, f := range futures {
 		select {
 		case <-f.Ok():

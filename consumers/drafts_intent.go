@@ -11,6 +11,12 @@ import (
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
+// pubAckWait bounds the wait for a task's PubAcks. Without it, a PubAck
+// lost with a server that was killed kept the ticket in progress for the
+// whole task timeout (2 minutes), and the republish that followed fell
+// outside the duplicate window and was stored twice (chaos scenario 4).
+var pubAckWait = 10 * time.Second
+
 // statusPublishing marks a task whose outputs are decided and kept in the
 // tasks bucket, but not yet known to be published.
 const statusPublishing = "publishing"
