@@ -78,21 +78,22 @@ type Loop struct {
 
 	running   atomic.Bool
 	lastOK    atomic.Int64 // unix nanoseconds of the last message
-	lastError atomic.Int64 // unix nanoseconds of the last iterator error
+	lastError atomic.Int64 // unix nanoseconds of the last fetch error
 }
 
-// pullWait bounds one fetch (one pull request). gateWait is how often a closed Gate is asked again.
+// pullWait bounds one fetch (one pull request); gateWait is how often a
+// shut Gate is asked again.
 const (
 	pullWait = 2 * time.Second
 	gateWait = 250 * time.Millisecond
 )
 
-// staleError is how long an iterator error (a missed heartbeat, a deleted
+// staleError is how long a fetch error (a missed heartbeat, a deleted
 // consumer) keeps the loop unhealthy unless a message arrives after it.
 const staleError = 15 * time.Second
 
 // Healthy reports nil while the loop runs and its consumer answers: no
-// iterator error in the last 15 seconds that a later message has not
+// fetch error in the last 15 seconds that a later message has not
 // cleared. Safe for concurrent use.
 func (l *Loop) Healthy() error {
 	if !l.running.Load() {
