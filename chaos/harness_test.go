@@ -18,7 +18,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -458,23 +457,6 @@ func (c *child) kill() {
 	<-done
 }
 
-// stop sends SIGTERM (a graceful drain) and waits.
-func (c *child) stop() {
-	c.mu.Lock()
-	cmd, done := c.cmd, c.done
-	c.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-	}
-}
-
 func (c *child) restart(t testing.TB) {
 	c.kill()
 	c.mu.Lock()
@@ -912,8 +894,8 @@ type expect struct {
 	// cost event: calls in flight in a process that was SIGKILLed.
 	unbilled int
 	why      string
-	// failedOK lets draft_failed results count as terminal (they always
-	// do); failedCodes, when set, are the only codes allowed.
+	// failedCodes, when not nil, are the only draft_failed codes allowed
+	// (draft_failed always counts as a terminal event).
 	failedCodes []string
 }
 
@@ -1085,5 +1067,3 @@ func ready(addr string) bool {
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }
-
-var _ = atomic.Int64{}
