@@ -33,6 +33,7 @@ build: deps
 ## and headless Chromium for the support desk; screenshots land in $(ARTIFACTS)).
 ## The eval gate is one of them: cmd/ghostwriter's TestEvalGate runs `ghostwriter eval` on
 ## testdata/eval/support_draft against the recorded answers, and fails on any unexpected result.
+## So is the chaos suite's short version (chaos/, about a minute): see make chaos.
 test: deps lint
 	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
 	GHOSTWRITER_ARTIFACTS="$${GHOSTWRITER_ARTIFACTS:-$(ARTIFACTS)}" \
