@@ -15,7 +15,7 @@ BENCH_N     ?= 50000
 BENCH_JSON  ?= bin/bench.json
 BENCH_FLAGS ?=
 
-.PHONY: run build test bench eval lint fuzz deps clean
+.PHONY: run build test chaos bench eval lint fuzz deps clean
 
 ## run: ghostwriter on an embedded NATS server (drafting the saved tickets too) and the support
 ## desk beside it; prints the desk's URL, Ctrl-C stops both. The ledger is in memory unless
@@ -34,10 +34,20 @@ build: deps
 ## The eval gate is one of them: cmd/ghostwriter's TestEvalGate runs `ghostwriter eval` on
 ## testdata/eval/<task> for every built-in task against the recorded answers, and fails on any
 ## unexpected result.
+## So is the chaos suite's short version (chaos/, about a minute): see make chaos.
 test: deps lint
 	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
 	GHOSTWRITER_ARTIFACTS="$${GHOSTWRITER_ARTIFACTS:-$(ARTIFACTS)}" \
 		$(GO) test -race -count=1 -timeout 10m ./...
+
+## chaos: the full chaos suite (build tag chaos, about 5 minutes on 2 cores): workers and the
+## ledger as child processes, SIGKILLed, crashed after a PubAck, cut off from NATS (one node or a
+## 3-node R3 cluster), from Postgres and from the model; after each scenario the invariants are
+## checked and one row of figures printed, the whole table at the end. make test runs the same
+## scenarios smaller.
+chaos: deps
+	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
+		$(GO) test -tags chaos -count=1 -timeout 60m -v -run '^TestChaos$$' ./chaos
 
 ## eval: each task's saved examples against the recorded answers, as the gate runs them, with the pass tables
 EVAL_TASKS ?= support_draft triage

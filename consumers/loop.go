@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -67,20 +68,32 @@ type Loop struct {
 	InProgressEvery time.Duration
 	// Grace is how long in-flight handlers may run after the loop's
 	// context ends before their own context is canceled (default 30s).
-	Grace  time.Duration
+	Grace time.Duration
+	// Gate, when set, says how many handlers may run now, at most
+	// Concurrency: 0 leaves the messages on the server (the model's
+	// circuit is open), 1 lets one probe through. It is asked before
+	// every fetch.
+	Gate   func() int
 	Logger *slog.Logger
 
 	running   atomic.Bool
 	lastOK    atomic.Int64 // unix nanoseconds of the last message
-	lastError atomic.Int64 // unix nanoseconds of the last iterator error
+	lastError atomic.Int64 // unix nanoseconds of the last fetch error
 }
 
-// staleError is how long an iterator error (a missed heartbeat, a deleted
+// pullWait bounds one fetch (one pull request); gateWait is how often a
+// shut Gate is asked again.
+const (
+	pullWait = 2 * time.Second
+	gateWait = 250 * time.Millisecond
+)
+
+// staleError is how long a fetch error (a missed heartbeat, a deleted
 // consumer) keeps the loop unhealthy unless a message arrives after it.
 const staleError = 15 * time.Second
 
 // Healthy reports nil while the loop runs and its consumer answers: no
-// iterator error in the last 15 seconds that a later message has not
+// fetch error in the last 15 seconds that a later message has not
 // cleared. Safe for concurrent use.
 func (l *Loop) Healthy() error {
 	if !l.running.Load() {
@@ -94,17 +107,16 @@ func (l *Loop) Healthy() error {
 }
 
 // Run consumes until ctx ends, then stops fetching, hands messages that
-// were fetched but not started back to the server, waits up to Grace for
-// in-flight handlers and returns. It returns an error if consuming could
-// not start or the connection closed for good before ctx ended.
+// arrive after that back to the server, waits up to Grace for in-flight
+// handlers and returns. It returns an error if the connection closed for
+// good before ctx ended.
+//
+// It pulls only as many messages as it has free handlers (and Gate
+// allows): a message fetched but not started would get no in-progress
+// heartbeat, and with slow model calls the server would redeliver it
+// after AckWait while it waited in a client buffer.
 func (l *Loop) Run(ctx context.Context) error {
 	n := max(l.Concurrency, 1)
-	iter, err := l.Consumer.Messages(jetstream.PullMaxMessages(n))
-	if err != nil {
-		return fmt.Errorf("consumers.loop: %w", err)
-	}
-	stopIter := context.AfterFunc(ctx, iter.Drain)
-	defer stopIter()
 	l.running.Store(true)
 	defer l.running.Store(false)
 
@@ -143,45 +155,86 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 	}
 	var runErr error
-	for {
-		acquired := false
+	for ctx.Err() == nil {
 		select {
 		case sem <- struct{}{}:
-			acquired = true
 		case <-ctx.Done():
-		}
-		msg, err := iter.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			if ctx.Err() == nil {
-				// Not our doing: the connection closed for good.
-				runErr = fmt.Errorf("consumers.loop: %w", err)
-			}
-			break
-		}
-		if err != nil || ctx.Err() != nil {
-			if acquired {
-				release()
-			}
-			if err != nil {
-				// Heartbeat and connection errors are not fatal: the
-				// iterator recovers by itself (nats.go#1729).
-				l.lastError.Store(time.Now().UnixNano())
-				l.logger().Warn("consume", "err", err)
-				continue
-			}
-			// Fetched but not started: let another worker have it now.
-			if err := msg.Nak(); err != nil {
-				l.logger().Warn("nak on shutdown", "err", err)
-			}
 			continue
 		}
-		l.lastOK.Store(time.Now().UnixNano())
-		select {
-		case h := <-idle:
-			h <- msg
-		default:
-			wg.Add(1)
-			go handler(msg)
+		limit := n
+		if l.Gate != nil {
+			limit = min(n, l.Gate())
+		}
+		if len(sem) > limit {
+			// No more may run now (the model's circuit is open): leave
+			// the messages on the server, where waiting costs no delivery.
+			release()
+			sleep(ctx, gateWait)
+			continue
+		}
+		free := 1
+	more:
+		for len(sem) < limit {
+			select {
+			case sem <- struct{}{}:
+				free++
+			default:
+				break more
+			}
+		}
+		// The fetch ends with ctx, so shutdown does not wait for it; a
+		// message the server sent at that very moment comes back after
+		// AckWait.
+		fctx, cancelFetch := context.WithTimeout(ctx, pullWait)
+		batch, err := l.Consumer.Fetch(free, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancelFetch()
+			for range free {
+				release()
+			}
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				runErr = fmt.Errorf("consumers.loop: %w", err)
+				break
+			}
+			l.lastError.Store(time.Now().UnixNano())
+			l.logger().Warn("consume", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			if ctx.Err() != nil {
+				// Fetched but not started: let another worker have it now.
+				if err := msg.Nak(); err != nil {
+					l.logger().Warn("nak on shutdown", "err", err)
+				}
+				release()
+				continue
+			}
+			l.lastOK.Store(time.Now().UnixNano())
+			select {
+			case h := <-idle:
+				h <- msg
+			default:
+				wg.Add(1)
+				go handler(msg)
+			}
+		}
+		cancelFetch()
+		for range free - got {
+			release()
+		}
+		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			// Heartbeat and consumer errors are not fatal: the next
+			// fetch is a new pull request (nats.go#1729).
+			l.lastError.Store(time.Now().UnixNano())
+			l.logger().Warn("consume", "err", err)
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				runErr = fmt.Errorf("consumers.loop: %w", err)
+				break
+			}
+			sleep(ctx, 250*time.Millisecond)
 		}
 	}
 	close(stop)

@@ -56,6 +56,10 @@ type TaskHandler struct {
 	Logger  *slog.Logger
 	// Metrics, when set, counts and times every decision.
 	Metrics *metrics.Metrics
+	// AfterPublish, when set, is called once a result has its PubAck,
+	// before the tasks bucket records it and before the ack: the chaos
+	// suite's crash point. Tests only.
+	AfterPublish func()
 }
 
 // DefaultBackoff spaces retries of a failed delivery.
@@ -65,7 +69,7 @@ var DefaultBackoff = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time
 // worker runs it, a pending mark between deliveries, then the type and id
 // of its terminal event.
 type taskStatus struct {
-	Status  string    `json:"status"` // statusRunning, statusPending or the result's event type
+	Status  string    `json:"status"` // statusRunning, statusPending, statusPublishing or the result's event type
 	EventID string    `json:"event_id,omitempty"`
 	At      time.Time `json:"at"`
 	// Attempts counts the model calls of earlier deliveries.
@@ -73,6 +77,9 @@ type taskStatus struct {
 	// StreamSeq and Delivered identify the delivery holding a claim.
 	StreamSeq uint64 `json:"stream_seq,omitempty"`
 	Delivered uint64 `json:"delivered,omitempty"`
+	// Events are the outputs of a finished task not yet known to be
+	// published (statusPublishing); see intend.
+	Events []storedEvent `json:"events,omitempty"`
 }
 
 const (
@@ -88,6 +95,9 @@ var errBusy = errors.New("another delivery of this event is running")
 type claimed struct {
 	rev      uint64
 	attempts int
+	// republish holds the outputs an earlier delivery decided on and may
+	// not have published: publish them, make no model call.
+	republish []outgoing
 }
 
 // claim makes this delivery the only one running a task, so that the same
@@ -121,18 +131,21 @@ func (d *TaskHandler) claim(ctx context.Context, key string, meta *jetstream.Msg
 	}
 	switch {
 	case st.Status == statusPending:
-	case st.Status != statusRunning:
+	case st.Status != statusRunning && st.Status != statusPublishing:
 		return c, st.Status, nil
 	case st.StreamSeq != meta.Sequence.Stream || st.Delivered >= meta.NumDelivered:
 		return c, "", errBusy
 	}
 	mine.Attempts = st.Attempts
+	if st.Status == statusPublishing {
+		mine.Status, mine.Events = statusPublishing, st.Events
+	}
 	raw, _ = json.Marshal(mine)
 	rev, err = d.Tasks.Update(ctx, key, raw, entry.Revision())
 	if err != nil {
 		return c, "", fmt.Errorf("tasks bucket take over: %w", err)
 	}
-	return claimed{rev: rev, attempts: st.Attempts}, "", nil
+	return claimed{rev: rev, attempts: st.Attempts, republish: restore(st.Events)}, "", nil
 }
 
 // release gives up a claim so the next delivery can run the task, keeping
@@ -221,6 +234,9 @@ func (d *TaskHandler) handle(ctx context.Context, msg jetstream.Msg, rep *report
 	case done != "":
 		rep.outcome = "duplicate"
 		return Decision{Action: Ack, Reason: "already finished as " + done, Attrs: attrs}
+	case len(c.republish) > 0:
+		rep.outcome = "duplicate"
+		return d.finish(ctx, key, c, c.republish, meta, append(attrs, slog.Bool("republished", true)), "republished after an interrupted delivery")
 	}
 
 	var out pipeline.Outcome
@@ -242,11 +258,15 @@ func (d *TaskHandler) handle(ctx context.Context, msg jetstream.Msg, rep *report
 	attempts := c.attempts + out.Attempts
 	retry := out.Retryable() && (d.MaxDeliver <= 0 || int(meta.NumDelivered) < d.MaxDeliver)
 	pubs := d.costEvents(in, task, out)
+	intended := false
 	if !retry {
 		pubs = append(pubs, d.resultEvent(in, task, key, out, attempts))
+		c, intended = d.intend(ctx, key, c, meta, pubs)
 	}
 	if err := publishAll(ctx, d.JS, pubs); err != nil {
-		d.release(ctx, key, c, attempts)
+		if !intended {
+			d.release(ctx, key, c, attempts)
+		}
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "publish: " + err.Error(), Attrs: attrs}
 	}
 	if retry {
@@ -254,6 +274,9 @@ func (d *TaskHandler) handle(ctx context.Context, msg jetstream.Msg, rep *report
 		rep.outcome = "retry"
 		d.Metrics.Retry("redelivery", string(out.Code), 1)
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, out.RetryAfter), Reason: string(out.Code), Attrs: attrs}
+	}
+	if d.AfterPublish != nil {
+		d.AfterPublish()
 	}
 	result := pubs[len(pubs)-1]
 	st, _ := json.Marshal(taskStatus{Status: result.subject, EventID: result.env.ID, At: time.Now().UTC()})
@@ -504,6 +527,10 @@ func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) er
 		}
 		futures = append(futures, f)
 	}
+	// A PubAck lost with a server that died never comes: give up soon
+	// and hand the ticket back, well inside the duplicate window.
+	ctx, cancel := context.WithTimeout(ctx, pubAckWait)
+	defer cancel()
 	for _, f := range futures {
 		select {
 		case <-f.Ok():

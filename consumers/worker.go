@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,14 @@ type Worker struct {
 	// Grace is how long tickets in flight may finish after ctx ends
 	// (default 30s); then they are canceled and handed back with a delay.
 	Grace time.Duration
+	// InProgressEvery overrides the in-progress heartbeat period, which
+	// is otherwise a quarter of the consumer's AckWait. Tests only: the
+	// chaos suite sets it beyond AckWait to show redelivery without it.
+	InProgressEvery time.Duration
+	// AfterPublish, when set, is called after a task's result has its
+	// PubAck and before the tasks bucket or the input's ack hear of it.
+	// Tests only: the chaos suite crashes the process there.
+	AfterPublish func()
 
 	loops atomic.Pointer[[]*Loop]
 }
@@ -105,7 +114,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err := schemas.RegisterResult(t.Spec, t.Prompt.OutputSchema); err != nil {
 			return fmt.Errorf("consumers.worker: %w", err)
 		}
-		l, err := w.loopFor(ctx, schemas.StreamTickets, t.Spec.Consumer, w.Concurrency, func(cfg jetstream.ConsumerConfig, log *slog.Logger) Handler {
+		l, err := w.loopFor(ctx, schemas.StreamTickets, t.Spec.Consumer, t.Spec.Name, w.Concurrency, func(cfg jetstream.ConsumerConfig, log *slog.Logger) Handler {
 			return w.handler(bucket, t, cfg, log).Handle
 		})
 		if err != nil {
@@ -113,7 +122,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		loops = append(loops, l)
 	}
-	replay, err := w.loopFor(ctx, schemas.StreamReplay, schemas.ConsumerReplay, w.replayConcurrency(), func(cfg jetstream.ConsumerConfig, log *slog.Logger) Handler {
+	replay, err := w.loopFor(ctx, schemas.StreamReplay, schemas.ConsumerReplay, "", w.replayConcurrency(), func(cfg jetstream.ConsumerConfig, log *slog.Logger) Handler {
 		handlers := map[string]*TaskHandler{}
 		for _, t := range w.tasks() {
 			handlers[t.Spec.Name] = w.handler(bucket, t, cfg, log)
@@ -139,6 +148,7 @@ func (w *Worker) handler(bucket jetstream.KeyValue, t Task, cfg jetstream.Consum
 	return &TaskHandler{
 		JS: w.JS, Tasks: bucket, Spec: t.Spec, Pipeline: w.Pipeline, Prompt: t.Prompt, Prompts: w.Prompts,
 		MaxDeliver: cfg.MaxDeliver, Backoff: w.Backoff, Logger: log, Metrics: w.Metrics,
+		AfterPublish: w.AfterPublish,
 	}
 }
 
@@ -172,19 +182,69 @@ func (w *Worker) replayConcurrency() int {
 // loopFor wires a handler to one durable consumer. Delivery settings
 // come from the consumer itself, so workers and the server cannot disagree
 // about them.
-func (w *Worker) loopFor(ctx context.Context, stream, consumer string, concurrency int, handler func(jetstream.ConsumerConfig, *slog.Logger) Handler) (*Loop, error) {
+func (w *Worker) loopFor(ctx context.Context, stream, consumer, task string, concurrency int, handler func(jetstream.ConsumerConfig, *slog.Logger) Handler) (*Loop, error) {
 	cons, err := w.JS.Consumer(ctx, stream, consumer)
 	if err != nil {
 		return nil, fmt.Errorf("consumers.worker: consumer %s: %w", consumer, err)
 	}
 	cfg := cons.CachedInfo().Config
 	log := logger(w.Logger).With("consumer", consumer)
+	every := cfg.AckWait / 4
+	if w.InProgressEvery > 0 {
+		every = w.InProgressEvery
+	}
 	return &Loop{
 		Consumer:        cons,
 		Handler:         handler(cfg, log),
 		Concurrency:     concurrency,
-		InProgressEvery: cfg.AckWait / 4,
+		InProgressEvery: every,
+		Gate:            modelGate(w.Pipeline, task, concurrency),
 		Grace:           w.Grace,
 		Logger:          log,
 	}, nil
+}
+
+// modelGate holds the loop back while no model can be called: with every
+// endpoint's circuit open, a delivery would only fail fast and be handed
+// back, spending one of its MaxDeliver deliveries for nothing; while one
+// is half open, a single ticket probes it. A pipeline with one bare
+// Model, or with an endpoint without a breaker (the rules model), is
+// never held.
+func modelGate(p *pipeline.Pipeline, task string, concurrency int) func() int {
+	if p == nil || len(p.Endpoints) == 0 {
+		return nil
+	}
+	// Only the endpoints some route of the task ("" for any) can reach
+	// count.
+	var eps []*pipeline.Endpoint
+	seen := map[string]bool{}
+	for _, r := range p.Routes {
+		if task != "" && len(r.When.Tasks) > 0 && !slices.Contains(r.When.Tasks, task) {
+			continue
+		}
+		for _, alias := range r.Chain {
+			if ep := p.Endpoints[alias]; ep != nil && !seen[alias] {
+				seen[alias] = true
+				eps = append(eps, ep)
+			}
+		}
+	}
+	if len(eps) == 0 {
+		return nil
+	}
+	return func() int {
+		half := false
+		for _, ep := range eps {
+			switch ep.BreakerState() {
+			case pipeline.StateClosed:
+				return concurrency
+			case pipeline.StateHalfOpen:
+				half = true
+			}
+		}
+		if half {
+			return 1
+		}
+		return 0
+	}
 }

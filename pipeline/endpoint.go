@@ -121,6 +121,22 @@ func NewBreaker(provider string, failures uint32, openFor time.Duration, onChang
 // State reports the breaker's current state.
 func (b *Breaker) State() BreakerState { return b.cb.State() }
 
+// Breaker states, for callers that branch on them.
+const (
+	StateClosed   = gobreaker.StateClosed
+	StateHalfOpen = gobreaker.StateHalfOpen
+	StateOpen     = gobreaker.StateOpen
+)
+
+// BreakerState reports the state of the endpoint's provider circuit:
+// closed when it has none.
+func (e *Endpoint) BreakerState() BreakerState {
+	if e.breaker == nil {
+		return StateClosed
+	}
+	return e.breaker.State()
+}
+
 // RateLimit is what a provider said about its remaining budget in its
 // x-ratelimit-* headers. A zero limit means it said nothing of that kind.
 type RateLimit struct {

@@ -44,19 +44,35 @@ type command struct {
 	secrets []secretFlag
 	// configPath is the config file in use, "" for none.
 	configPath string
+	// hidden flags are test-only: parsed like the others, left out of
+	// the help text.
+	hidden map[string]bool
 }
 
 func newCommand(name, usage, summary string, stderr io.Writer) *command {
-	c := &command{name: name, usage: usage, summary: summary, explicit: map[string]bool{}, from: map[string]int{}}
+	c := &command{name: name, usage: usage, summary: summary, explicit: map[string]bool{}, from: map[string]int{}, hidden: map[string]bool{}}
 	c.flags = flag.NewFlagSet(name, flag.ContinueOnError)
 	c.flags.SetOutput(stderr)
 	c.flags.String("config", "", "YAML config file; its keys are flag names")
 	c.flags.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: ghostwriter %s [flags] %s\n\n%s\n\nFlags (each also read from GHOSTWRITER_<FLAG>; precedence flag > env > config > default):\n",
 			name, usage, summary)
-		c.flags.PrintDefaults()
+		c.printDefaults(stderr)
 	}
 	return c
+}
+
+// printDefaults prints the flags' help, leaving the hidden ones out.
+func (c *command) printDefaults(w io.Writer) {
+	visible := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	visible.SetOutput(w)
+	c.flags.VisitAll(func(f *flag.Flag) {
+		if !c.hidden[f.Name] {
+			visible.Var(f.Value, f.Name, f.Usage)
+			visible.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	visible.PrintDefaults()
 }
 
 // parse reads args, then fills every flag not given on the command line

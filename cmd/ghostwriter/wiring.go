@@ -75,6 +75,7 @@ type workerConfig struct {
 	failUnknownLinks bool
 	replayShare      float64
 	shutdownGrace    time.Duration
+	faults           faultConfig
 
 	// onlyModel, when set, replaces the routes with one chain of this
 	// alias alone, without fallback; wrapModel, when set, wraps every
@@ -101,6 +102,7 @@ func (c *command) workerFlags() *workerConfig {
 	f.StringVar(&wc.allowedLinks, "allowed-link-hosts", "", "comma-separated hosts a draft may link to besides those in the ticket")
 	f.BoolVar(&wc.failUnknownLinks, "fail-unknown-links", false, "fail a draft linking elsewhere (unsafe_content) instead of flagging it for review")
 	f.BoolVar(&wc.cache, "cache", false, "answer identical input (same prompt version and model) from the draft cache, without a model call")
+	c.faultFlags(&wc.faults)
 	return wc
 }
 
@@ -179,6 +181,8 @@ type drafter struct {
 	getenv func(string) string
 	// ping checks the ledger's database for readiness, when there is one.
 	ping func(ctx context.Context) error
+	// faults are the test-only fault injections.
+	faults faultConfig
 }
 
 // parseDrafter parses the flags of run or worker, which take no
@@ -194,9 +198,15 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 	if err := wc.Validate(); err != nil {
 		return nil, err
 	}
+	if err := wc.faults.Validate(); err != nil {
+		return nil, err
+	}
 	log, err := lc.logger(env)
 	if err != nil {
 		return nil, err
+	}
+	if wc.faults.active() {
+		log.Warn("test-only fault injection is on: never in production", "faults", wc.faults.String())
 	}
 	tasks, set, err := wc.loadTasks(c.configPath)
 	if err != nil {
@@ -211,7 +221,7 @@ func (c *command) parseDrafter(args []string, env *environ, lc *logConfig, wc *w
 		return nil, usageError{err}
 	}
 	pipe.Prices, pipe.Logger = m.prices, log
-	return &drafter{log: log, pipe: pipe, tasks: tasks, prompts: set, model: model, concurrency: wc.concurrency, replayShare: wc.replayShare, grace: wc.shutdownGrace, cache: wc.cache, money: m, obs: obs, getenv: env.getenv}, nil
+	return &drafter{log: log, pipe: pipe, tasks: tasks, prompts: set, model: model, concurrency: wc.concurrency, replayShare: wc.replayShare, grace: wc.shutdownGrace, cache: wc.cache, money: m, obs: obs, getenv: env.getenv, faults: wc.faults}, nil
 }
 
 // run drafts until ctx ends, then drains the connection so in-flight
@@ -231,6 +241,7 @@ func (d *drafter) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	defer stopTracing()
 	w := &consumers.Worker{JS: js, Pipeline: d.pipe, Tasks: d.tasks, Prompts: d.prompts, Concurrency: d.concurrency,
 		ReplayShare: d.replayShare, Grace: d.grace, Logger: d.log, Metrics: d.obs.metrics}
+	d.faults.apply(w)
 	for _, warning := range consumers.CheckSettings(ctx, js, d.consumers(), d.concurrency) {
 		d.log.Warn("a setting weakens a guarantee", "check", warning)
 	}

@@ -1,0 +1,87 @@
+package consumers
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ghostwriter-ai/ghostwriter/schemas"
+)
+
+// pubAckWait bounds the wait for a task's PubAcks. Without it, a PubAck
+// lost with a server that was killed kept the ticket in progress for the
+// whole task timeout (2 minutes), and the republish that followed fell
+// outside the duplicate window and was stored twice (chaos scenario 4).
+var pubAckWait = 10 * time.Second
+
+// statusPublishing marks a task whose outputs are decided and kept in the
+// tasks bucket, but not yet known to be published.
+const statusPublishing = "publishing"
+
+// storedEvent is one output kept in the tasks bucket between the decision
+// and its PubAck.
+type storedEvent struct {
+	Subject string           `json:"subject"`
+	MsgID   string           `json:"msg_id"`
+	Source  string           `json:"source,omitempty"`
+	Replay  string           `json:"replay,omitempty"`
+	Event   schemas.Envelope `json:"event"`
+}
+
+func store(pubs []outgoing) []storedEvent {
+	out := make([]storedEvent, len(pubs))
+	for i, p := range pubs {
+		out[i] = storedEvent{Subject: p.subject, MsgID: p.msgID, Source: p.source, Replay: p.replay, Event: p.env}
+	}
+	return out
+}
+
+func restore(events []storedEvent) []outgoing {
+	if len(events) == 0 {
+		return nil
+	}
+	out := make([]outgoing, len(events))
+	for i, e := range events {
+		out[i] = outgoing{subject: e.Subject, env: e.Event, msgID: e.MsgID, source: e.Source, replay: e.Replay}
+	}
+	return out
+}
+
+// intend records a finished task's outputs (its cost events, then its
+// result) in the tasks bucket before they are published. A process that
+// dies between the PubAck and the ack leaves this record; the redelivery
+// takes it over and publishes the same events under the same Nats-Msg-Id
+// (the stream drops them as duplicates) instead of calling the model
+// again. It reports whether the record was written; if not, the task goes
+// on as before and only that window stays open.
+func (d *TaskHandler) intend(ctx context.Context, key string, c claimed, meta *jetstream.MsgMetadata, pubs []outgoing) (claimed, bool) {
+	raw, err := json.Marshal(taskStatus{Status: statusPublishing, At: time.Now().UTC(),
+		StreamSeq: meta.Sequence.Stream, Delivered: meta.NumDelivered, Events: store(pubs)})
+	if err != nil {
+		return c, false
+	}
+	rev, err := d.Tasks.Update(ctx, key, raw, c.rev)
+	if err != nil {
+		return c, false
+	}
+	c.rev = rev
+	return c, true
+}
+
+// finish publishes outputs an interrupted delivery had decided on, marks
+// the task done and acks. No model call: the calls were made and their
+// cost events are among the outputs.
+func (d *TaskHandler) finish(ctx context.Context, key string, c claimed, pubs []outgoing, meta *jetstream.MsgMetadata, attrs []slog.Attr, reason string) Decision {
+	if err := publishAll(ctx, d.JS, pubs); err != nil {
+		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "publish: " + err.Error(), Attrs: attrs}
+	}
+	result := pubs[len(pubs)-1]
+	st, _ := json.Marshal(taskStatus{Status: result.subject, EventID: result.env.ID, At: time.Now().UTC()})
+	if _, err := d.Tasks.Update(ctx, key, st, c.rev); err != nil {
+		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "tasks bucket: " + err.Error(), Attrs: attrs}
+	}
+	return Decision{Action: Ack, Reason: reason, Attrs: attrs}
+}
