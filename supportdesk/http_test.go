@@ -142,9 +142,20 @@ func TestEventStream(t *testing.T) {
 		t.Errorf("first update %v, want SD-1001 drafting", u)
 	}
 	s.startWorker()
-	u := next()
+	// The draft and the triage come in either order, each an update.
+	u, triaged := next(), false
+	for range 2 {
+		triaged = triaged || strings.Contains(u["panel"].(string), `id="triage"`)
+		if u["state"] == "ready" && triaged {
+			break
+		}
+		u = next()
+	}
 	if u["state"] != "ready" || u["label"] != "Draft ready" || !strings.Contains(u["panel"].(string), "Draft from ghostwriter") || u["draft_event_id"] == "" {
 		t.Errorf("update after the draft: %v", u)
+	}
+	if !triaged || !strings.Contains(u["panel"].(string), "Team ") {
+		t.Errorf("no update showed the triage: %v", u)
 	}
 }
 
