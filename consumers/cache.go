@@ -21,6 +21,8 @@ var _ pipeline.Cache = KVCache{}
 
 // Get returns the entry for key; a missing key is a miss, not an error.
 func (c KVCache) Get(ctx context.Context, key string) (pipeline.CacheEntry, bool, error) {
+	ctx, cancel := bounded(ctx) // a cache that does not answer is a miss, soon
+	defer cancel()
 	entry, err := c.KV.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return pipeline.CacheEntry{}, false, nil
@@ -41,6 +43,8 @@ func (c KVCache) Put(ctx context.Context, key string, e pipeline.CacheEntry) err
 	if err != nil {
 		return fmt.Errorf("consumers.cache put: %w", err)
 	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	if _, err := c.KV.Put(ctx, key, raw); err != nil {
 		return fmt.Errorf("consumers.cache put: %w", err)
 	}

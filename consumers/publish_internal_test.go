@@ -14,10 +14,10 @@ import (
 
 // A PubAck that never comes (here: a subscriber that swallows the publish;
 // in the chaos suite, a server killed after it stored the event) ends the
-// wait after pubAckWait, not after the task's whole timeout.
+// wait after brokerWait, not after the task's whole timeout.
 func TestPublishAllGivesUpOnALostPubAck(t *testing.T) {
-	defer func(d time.Duration) { pubAckWait = d }(pubAckWait)
-	pubAckWait = 300 * time.Millisecond
+	defer func(d time.Duration) { brokerWait = d }(brokerWait)
+	brokerWait = 300 * time.Millisecond
 	srv := embednats.StartTest(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {

@@ -111,14 +111,14 @@ func (d *TaskHandler) claim(ctx context.Context, key string, meta *jetstream.Msg
 	// Most events are new: try to create the claim first, one round trip,
 	// and read the entry only when it exists.
 	raw, _ := json.Marshal(mine)
-	rev, err := d.Tasks.Create(ctx, key, raw)
+	rev, err := d.create(ctx, key, raw)
 	if err == nil {
 		return claimed{rev: rev}, "", nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {
 		return c, "", fmt.Errorf("tasks bucket create: %w", err)
 	}
-	entry, err := d.Tasks.Get(ctx, key)
+	entry, err := d.get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return c, "", errBusy // deleted since: let a later delivery try again
 	}
@@ -141,7 +141,7 @@ func (d *TaskHandler) claim(ctx context.Context, key string, meta *jetstream.Msg
 		mine.Status, mine.Events = statusPublishing, st.Events
 	}
 	raw, _ = json.Marshal(mine)
-	rev, err = d.Tasks.Update(ctx, key, raw, entry.Revision())
+	rev, err = d.update(ctx, key, raw, entry.Revision())
 	if err != nil {
 		return c, "", fmt.Errorf("tasks bucket take over: %w", err)
 	}
@@ -153,7 +153,7 @@ func (d *TaskHandler) claim(ctx context.Context, key string, meta *jetstream.Msg
 // the same message takes the claim over.
 func (d *TaskHandler) release(ctx context.Context, key string, c claimed, attempts int) {
 	raw, _ := json.Marshal(taskStatus{Status: statusPending, At: time.Now().UTC(), Attempts: attempts})
-	_, _ = d.Tasks.Update(ctx, key, raw, c.rev)
+	_, _ = d.update(ctx, key, raw, c.rev)
 }
 
 // Handle decides one delivery of the task's trigger. Bad input never
@@ -280,7 +280,7 @@ func (d *TaskHandler) handle(ctx context.Context, msg jetstream.Msg, rep *report
 	}
 	result := pubs[len(pubs)-1]
 	st, _ := json.Marshal(taskStatus{Status: result.subject, EventID: result.env.ID, At: time.Now().UTC()})
-	if _, err := d.Tasks.Update(ctx, key, st, c.rev); err != nil {
+	if _, err := d.update(ctx, key, st, c.rev); err != nil {
 		// The result is published; a redelivery republishes it under the
 		// same Nats-Msg-Id, which the stream drops as a duplicate.
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "tasks bucket: " + err.Error(), Attrs: attrs}
@@ -529,7 +529,7 @@ func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) er
 	}
 	// A PubAck lost with a server that died never comes: give up soon
 	// and hand the ticket back, well inside the duplicate window.
-	ctx, cancel := context.WithTimeout(ctx, pubAckWait)
+	ctx, cancel := bounded(ctx)
 	defer cancel()
 	for _, f := range futures {
 		select {
@@ -548,7 +548,9 @@ func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) er
 func (d *TaskHandler) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error, attrs []slog.Attr) Decision {
 	detail := safeDetail(cause)
 	attrs = append(attrs, slog.String("error_code", string(pipeline.CodeInvalidInput)), slog.String("error_detail", detail))
-	if err := publishDeadLetter(ctx, d.JS, msg, string(pipeline.CodeInvalidInput), detail, safeReason(cause)); err != nil {
+	pctx, cancel := bounded(ctx)
+	defer cancel()
+	if err := publishDeadLetter(pctx, d.JS, msg, string(pipeline.CodeInvalidInput), detail, safeReason(cause)); err != nil {
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: err.Error(), Attrs: attrs}
 	}
 	return Decision{Action: Ack, Reason: "dead-lettered: " + detail, Attrs: attrs}

@@ -11,11 +11,39 @@ import (
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
-// pubAckWait bounds the wait for a task's PubAcks. Without it, a PubAck
-// lost with a server that was killed kept the ticket in progress for the
-// whole task timeout (2 minutes), and the republish that followed fell
-// outside the duplicate window and was stored twice (chaos scenario 4).
-var pubAckWait = 10 * time.Second
+// brokerWait bounds each round trip of a task to the broker: the wait
+// for its PubAcks and every read or write of the tasks bucket. Without
+// it, a reply lost with a server that was killed kept the ticket in
+// progress for the whole task timeout (2 minutes), and the republish that
+// followed fell outside the duplicate window and was stored twice (chaos
+// scenario 4: first for a PubAck, then, after that was bounded, for a
+// tasks-bucket write).
+var brokerWait = 10 * time.Second
+
+// bounded is ctx limited to brokerWait, for one round trip.
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, brokerWait)
+}
+
+// The tasks bucket's operations, each bounded by brokerWait.
+
+func (d *TaskHandler) create(ctx context.Context, key string, value []byte) (uint64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return d.Tasks.Create(ctx, key, value)
+}
+
+func (d *TaskHandler) get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return d.Tasks.Get(ctx, key)
+}
+
+func (d *TaskHandler) update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return d.Tasks.Update(ctx, key, value, rev)
+}
 
 // statusPublishing marks a task whose outputs are decided and kept in the
 // tasks bucket, but not yet known to be published.
@@ -63,7 +91,7 @@ func (d *TaskHandler) intend(ctx context.Context, key string, c claimed, meta *j
 	if err != nil {
 		return c, false
 	}
-	rev, err := d.Tasks.Update(ctx, key, raw, c.rev)
+	rev, err := d.update(ctx, key, raw, c.rev)
 	if err != nil {
 		return c, false
 	}
@@ -80,7 +108,7 @@ func (d *TaskHandler) finish(ctx context.Context, key string, c claimed, pubs []
 	}
 	result := pubs[len(pubs)-1]
 	st, _ := json.Marshal(taskStatus{Status: result.subject, EventID: result.env.ID, At: time.Now().UTC()})
-	if _, err := d.Tasks.Update(ctx, key, st, c.rev); err != nil {
+	if _, err := d.update(ctx, key, st, c.rev); err != nil {
 		return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "tasks bucket: " + err.Error(), Attrs: attrs}
 	}
 	return Decision{Action: Ack, Reason: reason, Attrs: attrs}
