@@ -197,14 +197,17 @@ func (s *system) goUntilCleanup(name string, fn func(context.Context) error) (st
 
 // startWorker runs ghostwriter's worker, drafting and triaging, with the
 // rules model.
-func (s *system) startWorker() {
+func (s *system) startWorker() { s.startWorkerFor(schemas.BuiltinTasks()...) }
+
+// startWorkerFor runs a worker for some tasks only.
+func (s *system) startWorkerFor(specs ...schemas.Task) {
 	s.t.Helper()
 	set, err := prompts.Load(prompts.Embedded)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	var tasks []consumers.Task
-	for _, spec := range schemas.BuiltinTasks() {
+	for _, spec := range specs {
 		p, err := set.Get(spec.Name, "v1")
 		if err != nil {
 			s.t.Fatal(err)
@@ -325,6 +328,30 @@ func TestBrowserDraftAppearsWithoutReload(t *testing.T) {
 	}
 	if got := text(t, ctx, `[data-status-for="`+id+`"]`); got != "Draft ready" {
 		t.Errorf("status %q, want Draft ready", got)
+	}
+}
+
+// A triage that comes after the draft shows too: the page updates it on
+// its own, whatever the draft panel's state.
+func TestBrowserTriageAfterTheDraft(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t, 30*time.Second)
+	ctx := tab(t)
+	s.createTicket(ctx, refundSubject, refundBody)
+	s.startWorkerFor(schemas.TaskSupportDraft)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#draft-panel[data-state="ready"]`))); err != nil {
+		t.Fatalf("the draft never appeared: %v", err)
+	}
+	if got := text(t, ctx, "#triage-box"); got != "" {
+		t.Fatalf("a triage before any triage worker ran: %q", got)
+	}
+	s.stopWorker()
+	s.startWorkerFor(schemas.TaskTriage)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("triage"))); err != nil {
+		t.Fatalf("the triage never appeared after the draft: %v", err)
+	}
+	if got := text(t, ctx, "#triage"); !strings.Contains(got, "Team billing") {
+		t.Errorf("the triage says %q", got)
 	}
 }
 

@@ -270,7 +270,6 @@ func printable(s string) bool {
 type panelView struct {
 	TicketID    string
 	State       State
-	Triage      *Triage
 	Draft       *Draft
 	Failure     *Failure
 	Replied     bool
@@ -289,7 +288,7 @@ type ticketView struct {
 }
 
 func (d *Desk) panel(t Ticket, now time.Time) panelView {
-	return panelView{TicketID: t.ID, State: t.DraftState(now, d.timeout), Triage: t.Triage, Draft: t.Draft, Failure: t.Failure,
+	return panelView{TicketID: t.ID, State: t.DraftState(now, d.timeout), Draft: t.Draft, Failure: t.Failure,
 		Replied: t.Reply != nil, Timeout: d.timeout, RemainingMS: d.remaining(t, now)}
 }
 
@@ -386,6 +385,9 @@ type update struct {
 	Panel        string `json:"panel,omitempty"`
 	Draft        string `json:"draft,omitempty"`
 	DraftEventID string `json:"draft_event_id,omitempty"`
+	// Triage is the rendered triage, which comes before or after the
+	// draft and is shown on its own.
+	Triage string `json:"triage,omitempty"`
 }
 
 // events streams updates as server-sent events ("event: ticket"), for
@@ -453,6 +455,13 @@ func (d *Desk) updateOf(ctx context.Context, id string, withPanel bool) (update,
 		return update{}, err
 	}
 	u.Panel = b.String()
+	if t.Triage != nil {
+		b.Reset()
+		if err := d.pages.panel.ExecuteTemplate(&b, "triage", t.Triage); err != nil {
+			return update{}, err
+		}
+		u.Triage = b.String()
+	}
 	if t.Draft != nil {
 		u.Draft, u.DraftEventID = t.Draft.Text, t.Draft.EventID
 	}

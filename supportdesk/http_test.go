@@ -145,7 +145,8 @@ func TestEventStream(t *testing.T) {
 	// The draft and the triage come in either order, each an update.
 	u, triaged := next(), false
 	for range 2 {
-		triaged = triaged || strings.Contains(u["panel"].(string), `id="triage"`)
+		triage, _ := u["triage"].(string)
+		triaged = triaged || strings.Contains(triage, "Team ")
 		if u["state"] == "ready" && triaged {
 			break
 		}
@@ -154,8 +155,8 @@ func TestEventStream(t *testing.T) {
 	if u["state"] != "ready" || u["label"] != "Draft ready" || !strings.Contains(u["panel"].(string), "Draft from ghostwriter") || u["draft_event_id"] == "" {
 		t.Errorf("update after the draft: %v", u)
 	}
-	if !triaged || !strings.Contains(u["panel"].(string), "Team ") {
-		t.Errorf("no update showed the triage: %v", u)
+	if !triaged {
+		t.Errorf("no update carried the triage: %v", u)
 	}
 }
 

@@ -45,7 +45,13 @@
     }, Math.max(0, Number(el.dataset.remainingMs)));
   });
 
+  var triageBox = document.getElementById("triage-box");
+
   function apply(u) {
+    // The triage comes before or after the draft: shown on its own.
+    if (u.triage && triageBox && triageBox.dataset.ticket === u.ticket_id && triageBox.innerHTML !== u.triage) {
+      triageBox.innerHTML = u.triage;
+    }
     if (u.state === "drafting") { return; } // the page knows that already
     setStatus(u.ticket_id, u.status, u.label);
     if (!panel || panel.dataset.ticket !== u.ticket_id || !u.panel) { return; }
