@@ -31,6 +31,7 @@ import (
 	"github.com/ghostwriter-ai/ghostwriter/internal/fakeai"
 	"github.com/ghostwriter-ai/ghostwriter/internal/pgtest"
 	"github.com/ghostwriter-ai/ghostwriter/internal/poll"
+	"github.com/ghostwriter-ai/ghostwriter/internal/tcpproxy"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
@@ -261,10 +262,10 @@ type env struct {
 	js    jetstream.JetStream
 	topo  consumers.Topology
 	fake  *fakeai.Server
-	dsn   string // the schema, reached directly
-	pg    *proxy // between the ledger child and Postgres
-	cfg   string // the children's config file
-	logs  string // the children's log folder
+	dsn   string          // the schema, reached directly
+	pg    *tcpproxy.Proxy // between the ledger child and Postgres
+	cfg   string          // the children's config file
+	logs  string          // the children's log folder
 
 	mu       sync.Mutex
 	children []*child
@@ -298,7 +299,7 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.pg = newProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
+	e.pg = tcpproxy.New(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
 
 	e.fake = fakeai.New()
 	e.fake.KeepRequests(false)
@@ -518,7 +519,7 @@ func (e *env) startLedger() *child {
 	if err != nil {
 		e.t.Fatalf("%s must be a postgres:// URL: %v", pgtest.EnvURL, err)
 	}
-	u.Host = e.pg.addr
+	u.Host = e.pg.Addr()
 	q := u.Query()
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()

@@ -389,7 +389,7 @@ func postgresOutage(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.publish(ids("pg", n), size(40.0, 60.0)) })
 	poll.Until(t, time.Minute, "the first ledger rows", func() bool { return e.ledgerRows() > 0 })
-	e.pg.cut()
+	e.pg.Cut()
 	outage := size(10*time.Second, 60*time.Second)
 	time.Sleep(outage)
 	info, err := e.consumerInfo(schemas.StreamCosts, schemas.ConsumerLedger)
@@ -400,7 +400,7 @@ func postgresOutage(t *testing.T) {
 	if held == 0 {
 		t.Errorf("the ledger acked every cost event while Postgres was unreachable")
 	}
-	e.pg.restore()
+	e.pg.Restore()
 	wg.Wait()
 	e.check("7 Postgres unreachable", expect{}, fmt.Sprintf("outage %v; %d cost events held back at its end", outage, held))
 }

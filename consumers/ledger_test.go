@@ -17,6 +17,7 @@ import (
 
 	"github.com/ghostwriter-ai/ghostwriter/consumers"
 	"github.com/ghostwriter-ai/ghostwriter/internal/pgtest"
+	"github.com/ghostwriter-ai/ghostwriter/internal/tcpproxy"
 	"github.com/ghostwriter-ai/ghostwriter/ledger"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline"
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
@@ -226,74 +227,6 @@ func TestLedgerDeadLettersBadCostEvents(t *testing.T) {
 	}
 }
 
-// proxy is a TCP proxy to Postgres that the test cuts and restores: from
-// the ledger's side, Postgres goes away and comes back on the same address.
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
-	p.restore()
-	t.Cleanup(func() { p.cut(); p.wg.Wait() })
-	return p
-}
-
-func (p *proxy) restore() {
-	p.t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("proxy listen %s: %v", p.addr, err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			for _, pair := range [][2]net.Conn{{c, up}, {up, c}} {
-				p.wg.Go(func() {
-					_, _ = io.Copy(pair[0], pair[1])
-					pair[0].Close()
-					pair[1].Close()
-				})
-			}
-		}
-	})
-}
-
-// cut closes the listener and every connection through it.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
 // Postgres unreachable during a run: the ledger acks nothing and retries;
 // once it is back every event is recorded once. The worker never notices.
 func TestLedgerSurvivesPostgresOutage(t *testing.T) {
@@ -303,12 +236,12 @@ func TestLedgerSurvivesPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t)
-	px := newProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
+	px := tcpproxy.New(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatalf("%s must be a postgres:// URL for this test: %v", pgtest.EnvURL, err)
 	}
-	u.Host = px.addr
+	u.Host = px.Addr()
 	q := u.Query()
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()
@@ -331,7 +264,7 @@ func TestLedgerSurvivesPostgresOutage(t *testing.T) {
 	publishTickets(h, "before", n)
 	h.waitFor("some calls in the ledger", 20*time.Second, func() bool { rows, _ := totals(t, h.ctx, dsn); return rows > 0 })
 
-	px.cut()
+	px.Cut()
 	publishTickets(h, "during", n)
 	h.waitFor("every draft", 20*time.Second, func() bool { return len(h.terminal()) == 2*n })
 	h.waitFor("the ledger to fail a few times", 20*time.Second, func() bool { return failures.Load() >= 3 })
@@ -346,7 +279,7 @@ func TestLedgerSurvivesPostgresOutage(t *testing.T) {
 	if info.NumPending+uint64(info.NumAckPending) == 0 {
 		t.Fatalf("the ledger acked everything while Postgres was unreachable: %+v", info)
 	}
-	px.restore()
+	px.Restore()
 
 	h.ledgerSettled(30 * time.Second)
 	costs := h.events(schemas.StreamCosts, schemas.TypeCost)

@@ -1,4 +1,6 @@
-package chaos
+// Package tcpproxy is a TCP proxy for tests that cut a client off from a
+// server and let it back, on the same address.
+package tcpproxy
 
 import (
 	"io"
@@ -7,10 +9,10 @@ import (
 	"testing"
 )
 
-// proxy is a TCP proxy to Postgres that a scenario cuts and restores:
-// from the ledger's side, Postgres goes away and comes back on the same
-// address, while the shared Postgres server itself never stops.
-type proxy struct {
+// Proxy is a TCP proxy that a test cuts and restores: from its client's
+// side, the server (Postgres, say) goes away and comes back on the same
+// address, while the server itself never stops.
+type Proxy struct {
 	t      testing.TB
 	target string
 	addr   string
@@ -21,15 +23,17 @@ type proxy struct {
 	wg    sync.WaitGroup
 }
 
-func newProxy(t testing.TB, target string) *proxy {
-	p := &proxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
-	p.restore()
-	t.Cleanup(func() { p.cut(); p.wg.Wait() })
+// New starts a proxy to target on a free local port; it is cut when the
+// test ends.
+func New(t testing.TB, target string) *Proxy {
+	p := &Proxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
+	p.Restore()
+	t.Cleanup(func() { p.Cut(); p.wg.Wait() })
 	return p
 }
 
-// restore listens again on the same address.
-func (p *proxy) restore() {
+// Restore listens again on the same address.
+func (p *Proxy) Restore() {
 	p.t.Helper()
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
@@ -69,8 +73,8 @@ func (p *proxy) restore() {
 	})
 }
 
-// cut closes the listener and every connection through it.
-func (p *proxy) cut() {
+// Cut closes the listener and every connection through it.
+func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln != nil {
@@ -81,4 +85,11 @@ func (p *proxy) cut() {
 		c.Close()
 	}
 	clear(p.conns)
+}
+
+// Addr is the proxy's address, host:port.
+func (p *Proxy) Addr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addr
 }
