@@ -392,6 +392,13 @@ func findSecrets(s string) [][2]int {
 		}
 	}
 	lower := strings.ToLower(s)
+	if strings.ContainsRune(lower, 'ſ') {
+		// The (?i) expressions below match the long s (U+017F) as s, as
+		// Unicode case folding does; so must the pre-filters, or
+		// "paſſword: …" would reach the model unmasked. (The Kelvin sign,
+		// the other such rune, ToLower already makes a k.)
+		lower = strings.ReplaceAll(lower, "ſ", "s")
+	}
 	if strings.Contains(lower, "bearer") {
 		for _, m := range bearerRE.FindAllStringSubmatchIndex(s, -1) {
 			spans = addSpans(spans, [2]int{m[2], m[3]})

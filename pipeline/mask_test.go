@@ -46,6 +46,7 @@ func TestMaskSecrets(t *testing.T) {
 		{"password colon", "password: Summer2024!", "password: [SECRET_1]"},
 		{"password is", "my password is Hunter2Hunter2.", "my password is [SECRET_1]."},
 		{"passwort", "Passwort: Geheim123", "Passwort: [SECRET_1]"},
+		{"password with a long s", "my paſſword: Hunter22!", "my paſſword: [SECRET_1]"},
 		{"mot de passe", "mot de passe : Bonjour2025", "mot de passe : [SECRET_1]"},
 		{"contraseña", "contraseña: Hola#2025", "contraseña: [SECRET_1]"},
 		{"api key value", "api_key=a1b2c3d4e5f6g7h8", "api_key=[SECRET_1]"},
