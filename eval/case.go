@@ -214,7 +214,7 @@ func (a Assertions) validate() error {
 	return errors.Join(errs...)
 }
 
-// input reads the case's event as the drafts consumer reads a delivery: a
+// input reads the case's event as the task consumer reads a delivery: a
 // whole envelope is decoded strictly, a data object is validated against
 // ticket.created. An event that breaks the contract returns a
 // *schemas.FieldError, whose Detail is the failed event's error_detail.
@@ -241,7 +241,7 @@ func (c Case) input() (eventID string, t schemas.TicketCreated, err error) {
 }
 
 // readable returns what a failed event could say of the ticket: its ids,
-// when a lenient reading finds them. Without them the drafts consumer
+// when a lenient reading finds them. Without them the task consumer
 // dead-letters the event instead.
 func (c Case) readable() (ticketID, tenantID string) {
 	var probe map[string]json.RawMessage

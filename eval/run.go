@@ -28,7 +28,7 @@ type Options struct {
 	// expect_fail must then fail. Against any other model the mark is
 	// ignored: it is about a recording, not about the case.
 	Recorded bool
-	// Timeout bounds one run (default 2m), as the drafts consumer bounds
+	// Timeout bounds one run (default 2m), as the task consumer bounds
 	// one task.
 	Timeout time.Duration
 	// Model names the model for the report.
@@ -176,7 +176,7 @@ func runOnce(ctx context.Context, c Case, p *pipeline.Pipeline, task schemas.Tas
 	eventID, ticket, err := c.input()
 	var out pipeline.Outcome
 	if err != nil {
-		// As the drafts consumer does: the contract decides before any
+		// As the task consumer does: the contract decides before any
 		// model call.
 		detail := schemas.KindInvalidJSON
 		var fe *schemas.FieldError
