@@ -281,14 +281,17 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatal("want one ScaledObject in k8s/keda/scaledobject.yaml")
 	}
 	s := so[0].(*scaledObject)
-	if s.Spec.ScaleTargetRef.Name != worker.Name || len(s.Spec.Triggers) != 1 {
-		t.Fatalf("the ScaledObject scales %q", s.Spec.ScaleTargetRef.Name)
+	tasks := schemas.BuiltinTasks()
+	if s.Spec.ScaleTargetRef.Name != worker.Name || len(s.Spec.Triggers) != len(tasks) {
+		t.Fatalf("the ScaledObject scales %q with %d triggers, want one a task", s.Spec.ScaleTargetRef.Name, len(s.Spec.Triggers))
 	}
-	tr := s.Spec.Triggers[0]
-	if tr.Type != "nats-jetstream" || tr.Metadata["stream"] != schemas.StreamTickets ||
-		tr.Metadata["consumer"] != schemas.ConsumerDrafts || tr.Metadata["account"] != account ||
-		tr.Metadata["natsServerMonitoringEndpoint"] == "" || tr.Metadata["lagThreshold"] == "" {
-		t.Errorf("trigger %+v; want nats-jetstream on %s/%s in account %s", tr, schemas.StreamTickets, schemas.ConsumerDrafts, account)
+	for i, task := range tasks {
+		tr := s.Spec.Triggers[i]
+		if tr.Type != "nats-jetstream" || tr.Metadata["stream"] != schemas.StreamTickets ||
+			tr.Metadata["consumer"] != task.Consumer || tr.Metadata["account"] != account ||
+			tr.Metadata["natsServerMonitoringEndpoint"] == "" || tr.Metadata["lagThreshold"] == "" {
+			t.Errorf("trigger %+v; want nats-jetstream on %s/%s in account %s", tr, schemas.StreamTickets, task.Consumer, account)
+		}
 	}
 
 	if streamsJob == nil || !slices.Equal(streamsJob.Spec.Template.Spec.Containers[0].Args[len(streamsJob.Spec.Template.Spec.Containers[0].Args)-2:], []string{"--replicas", "3"}) {
