@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
@@ -31,12 +30,6 @@ func (a Answer) Text(field string) string {
 	return s
 }
 
-// Number returns a number field, 0 when absent or not a number.
-func (a Answer) Number(field string) float64 {
-	f, _ := a[field].(float64)
-	return f
-}
-
 // RequiresReview reports the answer's review flag.
 func (a Answer) RequiresReview() bool {
 	b, _ := a[FieldRequiresReview].(bool)
@@ -49,62 +42,61 @@ func (a Answer) Confidence() (float64, bool) {
 	return f, ok
 }
 
-// withReview returns a copy of a whose requires_review is on when it was
-// or when review is.
-func (a Answer) withReview(review bool) Answer {
-	c := maps.Clone(a)
-	c[FieldRequiresReview] = a.RequiresReview() || review
-	return c
+// flagReview turns requires_review on when review is; it never turns it
+// off. It changes a: call it on an answer the caller owns.
+func (a Answer) flagReview(review bool) {
+	a[FieldRequiresReview] = a.RequiresReview() || review
 }
 
 // Texts returns every text in the answer, at any depth, sorted so that
 // checks on them do not depend on map order.
 func (a Answer) Texts() []string {
 	var out []string
-	walkText(deepCopy(map[string]any(a)), func(s string) string { out = append(out, s); return s })
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(map[string]any(a))
 	slices.Sort(out)
 	return out
 }
 
-// mapText returns a deep copy of a with every text replaced by f(text).
+// mapText returns a copy of a with every text, at any depth, replaced by
+// f(text); a itself is left as it was.
 func (a Answer) mapText(f func(string) string) Answer {
-	c, _ := walkText(deepCopy(map[string]any(a)), f).(map[string]any)
+	var mapped func(v any) any
+	mapped = func(v any) any {
+		switch x := v.(type) {
+		case string:
+			return f(x)
+		case map[string]any:
+			c := make(map[string]any, len(x))
+			for k, e := range x {
+				c[k] = mapped(e)
+			}
+			return c
+		case []any:
+			c := make([]any, len(x))
+			for i, e := range x {
+				c[i] = mapped(e)
+			}
+			return c
+		}
+		return v
+	}
+	c, _ := mapped(map[string]any(a)).(map[string]any)
 	return c
-}
-
-// walkText applies f to every string in v in place and returns v.
-func walkText(v any, f func(string) string) any {
-	switch x := v.(type) {
-	case string:
-		return f(x)
-	case map[string]any:
-		for k, e := range x {
-			x[k] = walkText(e, f)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = walkText(e, f)
-		}
-	}
-	return v
-}
-
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		c := make(map[string]any, len(x))
-		for k, e := range x {
-			c[k] = deepCopy(e)
-		}
-		return c
-	case []any:
-		c := make([]any, len(x))
-		for i, e := range x {
-			c[i] = deepCopy(e)
-		}
-		return c
-	}
-	return v
 }
 
 // decodeAnswer reads a schema-valid JSON object into an Answer.
@@ -158,6 +150,3 @@ func FailedData(m ResultMeta, out Outcome) schemas.DraftFailed {
 		Attempts: m.Attempts, LatencyMS: out.Latency.Milliseconds(), ReplayID: m.ReplayID,
 	}
 }
-
-// joinTexts is every text of an answer on its own line.
-func joinTexts(a Answer) string { return strings.Join(a.Texts(), "\n") }

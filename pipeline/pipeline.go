@@ -293,7 +293,7 @@ func (p *Pipeline) Run(ctx context.Context, t Task) (out Outcome) {
 		a, err := p.answerWith(ctx, ep, req, t.Prompt, rendered, &out)
 		if err == nil {
 			if c, ok := a.Confidence(); ok && c < p.ReviewBelow {
-				a = a.withReview(true)
+				a.flagReview(true)
 			}
 			out.Ready, out.Answer = true, unmask(masker, a)
 			out.Fallback = fallbackKind(i, ep)
@@ -323,7 +323,8 @@ func unmask(m *Masker, a Answer) Answer {
 		review = review || r
 		return text
 	})
-	return a.withReview(review)
+	a.flagReview(review)
+	return a
 }
 
 // routeChoice is a route with the reason it matched.
@@ -398,17 +399,20 @@ func (p *Pipeline) answerWith(ctx context.Context, ep *Endpoint, req Request, pr
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTexts(a, prompt, rendered); err != nil {
+	texts := a.Texts()
+	if err := checkTexts(texts, prompt, rendered); err != nil {
 		return nil, err
 	}
 	review := false
-	if link := p.unknownLink(joinTexts(a), req.Input); link != "" {
+	if link := p.unknownLink(strings.Join(texts, "\n"), req.Input); link != "" {
 		if p.FailUnknownLinks {
 			return nil, &ModelError{Code: CodeUnsafeContent, Detail: "answer links to a host that is neither in the ticket nor allowed"}
 		}
 		review = true
 	}
-	return a.mapText(strings.TrimSpace).withReview(review), nil
+	a = a.mapText(strings.TrimSpace)
+	a.flagReview(review)
+	return a, nil
 }
 
 var linkPattern = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"')\]]+`)
@@ -468,11 +472,10 @@ func checkAnswer(resp Response, maxTokens int, prompt *prompts.Prompt) (Answer, 
 // catch a paraphrase that quotes.
 const leakWords = 8
 
-// checkTexts applies to every text of an answer the checks a schema
-// cannot express: the prompt's length limit, and no trace of the system
-// prompt or its canary.
-func checkTexts(a Answer, prompt *prompts.Prompt, rendered prompts.Rendered) error {
-	texts := a.Texts()
+// checkTexts applies to an answer's texts (Answer.Texts) the checks a
+// schema cannot express: the prompt's length limit, and no trace of the
+// system prompt or its canary.
+func checkTexts(texts []string, prompt *prompts.Prompt, rendered prompts.Rendered) error {
 	if max := prompt.MaxDraftChars; max > 0 {
 		for _, t := range texts {
 			if utf8.RuneCountInString(t) > max {

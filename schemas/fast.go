@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -147,6 +148,16 @@ func allClosed(s *fastSchema) bool {
 	return true
 }
 
+// count reads a length or item-count keyword: a whole, non-negative
+// number within reason.
+func count(k string, v any) (int, error) {
+	n, ok := v.(float64)
+	if !ok || n < 0 || n != math.Trunc(n) || n > 1<<30 {
+		return 0, fmt.Errorf("%s", k)
+	}
+	return int(n), nil
+}
+
 // annotations are keywords that do not constrain a value.
 var annotations = map[string]bool{"$schema": true, "$id": true, "$comment": true, "title": true, "description": true, "examples": true}
 
@@ -218,16 +229,10 @@ func compileFast(doc any) (*fastSchema, error) {
 				}
 				s.enum = append(s.enum, str)
 			}
-		case (k == "minLength" || k == "maxLength") && s.kind == fastString:
-			n, ok := v.(float64)
-			if !ok || n < 0 || n != math.Trunc(n) || n > 1<<30 {
-				return nil, fmt.Errorf("%s", k)
-			}
-			if k == "minLength" {
-				s.minLen = int(n)
-			} else {
-				s.maxLen = int(n)
-			}
+		case k == "minLength" && s.kind == fastString:
+			s.minLen, err = count(k, v)
+		case k == "maxLength" && s.kind == fastString:
+			s.maxLen, err = count(k, v)
 		case k == "pattern" && s.kind == fastString:
 			str, _ := v.(string)
 			if s.pattern, err = regexp.Compile(str); err != nil {
@@ -255,7 +260,7 @@ func compileFast(doc any) (*fastSchema, error) {
 			if !ok || len(props) > 64 {
 				return nil, fmt.Errorf("properties")
 			}
-			for _, name := range slices.Sorted(mapKeys(props)) {
+			for _, name := range slices.Sorted(maps.Keys(props)) {
 				sub, err := compileFast(props[name])
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", name, err)
@@ -266,16 +271,10 @@ func compileFast(doc any) (*fastSchema, error) {
 			if s.items, err = compileFast(v); err != nil {
 				return nil, fmt.Errorf("items: %w", err)
 			}
-		case (k == "minItems" || k == "maxItems") && s.kind == fastArray:
-			n, ok := v.(float64)
-			if !ok || n < 0 || n != math.Trunc(n) || n > 1<<30 {
-				return nil, fmt.Errorf("%s", k)
-			}
-			if k == "minItems" {
-				s.minItems = int(n)
-			} else {
-				s.maxItems = int(n)
-			}
+		case k == "minItems" && s.kind == fastArray:
+			s.minItems, err = count(k, v)
+		case k == "maxItems" && s.kind == fastArray:
+			s.maxItems, err = count(k, v)
 		case k == "uniqueItems" && s.kind == fastArray:
 			s.unique, _ = v.(bool)
 		case k == "required" && s.kind == fastObject, k == "additionalProperties" && s.kind == fastObject,
@@ -283,6 +282,9 @@ func compileFast(doc any) (*fastSchema, error) {
 			// after properties, below
 		default:
 			return nil, fmt.Errorf("keyword %q", k)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	if s.kind == fastArray {
@@ -336,16 +338,6 @@ func compileFast(doc any) (*fastSchema, error) {
 		}
 	}
 	return s, nil
-}
-
-func mapKeys(m map[string]any) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // fastParser walks a document plainOK accepted: well-formed JSON, valid

@@ -63,7 +63,7 @@ func runEval(ctx context.Context, args []string, env *environ) error {
 		*recordedDir = filepath.Join(*casesDir, "recorded")
 	}
 
-	set, err := prompts.Load(promptsFS(wc.promptsDir))
+	set, err := wc.loadPrompts()
 	if err != nil {
 		return err
 	}

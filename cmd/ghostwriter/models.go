@@ -22,10 +22,7 @@ const flagProvider = "openai"
 
 // loadPrompts loads every prompt: from --prompts-dir, or the built-in copy.
 func (wc *workerConfig) loadPrompts() (*prompts.Set, error) {
-	if wc.promptsDir != "" {
-		return prompts.Load(os.DirFS(wc.promptsDir))
-	}
-	return prompts.Load(prompts.Embedded)
+	return prompts.Load(promptsFS(wc.promptsDir))
 }
 
 // loadPrompt returns the support_draft prompt the workers run, and every
