@@ -277,9 +277,12 @@ func (l *Loop) handle(ctx context.Context, msg jetstream.Msg) {
 	var err error
 	switch d.Action {
 	case Ack:
-		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		err = msg.DoubleAck(ackCtx)
-		cancel()
+		// A plain ack, not a confirmed one (DoubleAck): every decision to
+		// ack is recorded first (a handler's tasks bucket, the ledger's
+		// table), so a lost ack costs a redelivery that is acked as a
+		// duplicate, never a second model call or write. The confirmation
+		// cost 7 to 10% of the worker's CPU (make bench).
+		err = msg.Ack()
 	case Nak:
 		err = msg.NakWithDelay(d.Delay)
 	case Term:

@@ -136,6 +136,10 @@ func (d *TaskHandler) claim(ctx context.Context, key string, meta *jetstream.Msg
 	case st.StreamSeq != meta.Sequence.Stream || st.Delivered >= meta.NumDelivered:
 		return c, "", errBusy
 	}
+	republish, err := restore(st.Events)
+	if err != nil {
+		return c, "", fmt.Errorf("tasks bucket: corrupt entry: %w", err)
+	}
 	mine.Attempts = st.Attempts
 	if st.Status == statusPublishing {
 		mine.Status, mine.Events = statusPublishing, st.Events
@@ -145,7 +149,7 @@ func (d *TaskHandler) claim(ctx context.Context, key string, meta *jetstream.Msg
 	if err != nil {
 		return c, "", fmt.Errorf("tasks bucket take over: %w", err)
 	}
-	return claimed{rev: rev, attempts: st.Attempts, republish: restore(st.Events)}, "", nil
+	return claimed{rev: rev, attempts: st.Attempts, republish: republish}, "", nil
 }
 
 // release gives up a claim so the next delivery can run the task, keeping
@@ -261,6 +265,10 @@ func (d *TaskHandler) handle(ctx context.Context, msg jetstream.Msg, rep *report
 	intended := false
 	if !retry {
 		pubs = append(pubs, d.resultEvent(in, task, key, out, attempts))
+		if err := encodeAll(pubs); err != nil {
+			d.release(ctx, key, c, attempts)
+			return Decision{Action: Nak, Delay: d.delay(meta.NumDelivered, 0), Reason: "publish: " + err.Error(), Attrs: attrs}
+		}
 		c, intended = d.intend(ctx, key, c, meta, pubs)
 	}
 	if err := publishAll(ctx, d.JS, pubs); err != nil {
@@ -450,9 +458,12 @@ func resultID(key string) string {
 type outgoing struct {
 	subject string
 	env     schemas.Envelope
-	msgID   string
-	source  string // the source event id, as a header
-	replay  string // the replay id, as a header
+	// body is env as published, set by encodeAll: the same bytes are kept
+	// in the tasks bucket and published, encoded once.
+	body   []byte
+	msgID  string
+	source string // the source event id, as a header
+	replay string // the replay id, as a header
 }
 
 // resultEvent builds the terminal event; attempts counts the model calls
@@ -505,17 +516,32 @@ func (d *TaskHandler) event(typ, id, msgID string, in ticketIn, data any) outgoi
 	return outgoing{subject: subject, env: env, msgID: msgID, source: in.env.ID, replay: in.replay.ID}
 }
 
-// publishAll validates and publishes every event (schemas.Encode: nothing
-// a consumer would reject leaves) and waits for all PubAcks.
+// encodeAll validates and encodes each event not yet encoded
+// (schemas.Encode: nothing a consumer would reject leaves).
+func encodeAll(pubs []outgoing) error {
+	for i := range pubs {
+		if pubs[i].body != nil {
+			continue
+		}
+		body, err := schemas.Encode(pubs[i].env)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", pubs[i].subject, err)
+		}
+		pubs[i].body = body
+	}
+	return nil
+}
+
+// publishAll encodes (encodeAll) and publishes every event and waits for
+// all PubAcks.
 func publishAll(ctx context.Context, js jetstream.JetStream, pubs []outgoing) error {
+	if err := encodeAll(pubs); err != nil {
+		return err
+	}
 	futures := make([]jetstream.PubAckFuture, 0, len(pubs))
 	for _, p := range pubs {
-		body, err := schemas.Encode(p.env)
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", p.subject, err)
-		}
 		m := nats.NewMsg(p.subject)
-		m.Data = body
+		m.Data = p.body
 		m.Header.Set(schemas.HeaderTraceparent, p.env.TraceParent)
 		m.Header.Set(schemas.HeaderSourceEventID, p.source)
 		if p.replay != "" {

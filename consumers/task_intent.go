@@ -3,6 +3,7 @@ package consumers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -50,32 +51,57 @@ func (d *TaskHandler) update(ctx context.Context, key string, value []byte, rev 
 const statusPublishing = "publishing"
 
 // storedEvent is one output kept in the tasks bucket between the decision
-// and its PubAck.
+// and its PubAck. Event is the event exactly as published.
 type storedEvent struct {
-	Subject string           `json:"subject"`
-	MsgID   string           `json:"msg_id"`
-	Source  string           `json:"source,omitempty"`
-	Replay  string           `json:"replay,omitempty"`
-	Event   schemas.Envelope `json:"event"`
+	Subject string          `json:"subject"`
+	MsgID   string          `json:"msg_id"`
+	Source  string          `json:"source,omitempty"`
+	Replay  string          `json:"replay,omitempty"`
+	Event   json.RawMessage `json:"event,omitempty"`
 }
 
-func store(pubs []outgoing) []storedEvent {
-	out := make([]storedEvent, len(pubs))
-	for i, p := range pubs {
-		out[i] = storedEvent{Subject: p.subject, MsgID: p.msgID, Source: p.source, Replay: p.replay, Event: p.env}
+// intentRecord is the tasks-bucket entry of outputs decided and encoded
+// (encodeAll) but not yet known to be published: a taskStatus whose events
+// hold the encoded bodies as they are. Splicing them in instead of
+// marshalling a taskStatus spares encoding/json re-validating and
+// re-compacting every event it already encoded once (make bench).
+func intentRecord(meta *jetstream.MsgMetadata, pubs []outgoing) []byte {
+	head, _ := json.Marshal(taskStatus{Status: statusPublishing, At: time.Now().UTC(),
+		StreamSeq: meta.Sequence.Stream, Delivered: meta.NumDelivered})
+	n := len(head) + 16
+	for _, p := range pubs {
+		n += len(p.body) + 128
 	}
-	return out
+	b := make([]byte, 0, n)
+	b = append(b, head[:len(head)-1]...)
+	b = append(b, `,"events":[`...)
+	for i, p := range pubs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		e, _ := json.Marshal(storedEvent{Subject: p.subject, MsgID: p.msgID, Source: p.source, Replay: p.replay})
+		b = append(b, e[:len(e)-1]...)
+		b = append(b, `,"event":`...)
+		b = append(b, p.body...)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
 }
 
-func restore(events []storedEvent) []outgoing {
+// restore reads back the outputs an intent record holds.
+func restore(events []storedEvent) ([]outgoing, error) {
 	if len(events) == 0 {
-		return nil
+		return nil, nil
 	}
 	out := make([]outgoing, len(events))
 	for i, e := range events {
-		out[i] = outgoing{subject: e.Subject, env: e.Event, msgID: e.MsgID, source: e.Source, replay: e.Replay}
+		var env schemas.Envelope
+		if err := json.Unmarshal(e.Event, &env); err != nil {
+			return nil, fmt.Errorf("stored %s event: %w", e.Subject, err)
+		}
+		out[i] = outgoing{subject: e.Subject, env: env, body: e.Event, msgID: e.MsgID, source: e.Source, replay: e.Replay}
 	}
-	return out
+	return out, nil
 }
 
 // intend records a finished task's outputs (its cost events, then its
@@ -84,14 +110,10 @@ func restore(events []storedEvent) []outgoing {
 // takes it over and publishes the same events under the same Nats-Msg-Id
 // (the stream drops them as duplicates) instead of calling the model
 // again. It reports whether the record was written; if not, the task goes
-// on as before and only that window stays open.
+// on as before and only that window stays open. pubs are encoded
+// (encodeAll).
 func (d *TaskHandler) intend(ctx context.Context, key string, c claimed, meta *jetstream.MsgMetadata, pubs []outgoing) (claimed, bool) {
-	raw, err := json.Marshal(taskStatus{Status: statusPublishing, At: time.Now().UTC(),
-		StreamSeq: meta.Sequence.Stream, Delivered: meta.NumDelivered, Events: store(pubs)})
-	if err != nil {
-		return c, false
-	}
-	rev, err := d.update(ctx, key, raw, c.rev)
+	rev, err := d.update(ctx, key, intentRecord(meta, pubs), c.rev)
 	if err != nil {
 		return c, false
 	}
