@@ -543,8 +543,24 @@ func (e *env) diagnose() {
 	e.mu.Lock()
 	cs := append([]*child(nil), e.children...)
 	e.mu.Unlock()
+	keep := ""
+	if dir := os.Getenv("GHOSTWRITER_ARTIFACTS"); dir != "" {
+		keep = filepath.Join(dir, "chaos", strings.NewReplacer("/", "_", " ", "_").Replace(e.t.Name()))
+		if err := os.MkdirAll(keep, 0o755); err != nil {
+			e.t.Logf("keeping the logs: %v", err)
+			keep = ""
+		}
+	}
 	for _, c := range cs {
 		e.t.Logf("--- %s (%s), last lines:\n%s", c.name, c.log, tail(c.log, 15))
+		if keep != "" {
+			if raw, err := os.ReadFile(c.log); err == nil {
+				_ = os.WriteFile(filepath.Join(keep, c.name+".log"), raw, 0o644)
+			}
+		}
+	}
+	if keep != "" {
+		e.t.Logf("the children's whole logs are kept in %s", keep)
 	}
 }
 
@@ -960,9 +976,13 @@ func (e *env) check(name string, x expect, notes string) tally {
 	inputs = len(tl.inputs)
 
 	r := row{scenario: name, in: inputs, calls: tl.calls, costs: tl.costEvents, rows: int(tl.rows), notes: notes}
-	for _, n := range tl.terminal {
+	var twice []string // a few of the keys with more than one terminal event, for the failure
+	for key, n := range tl.terminal {
 		r.terminal += n
 		r.dups += n - 1
+		if n > 1 && len(twice) < 5 {
+			twice = append(twice, key)
+		}
 	}
 	var problems []string
 	for id := range tl.inputs {
@@ -983,7 +1003,7 @@ func (e *env) check(name string, x expect, notes string) tally {
 		problems = append(problems, fmt.Sprintf("(a) %d inputs have no terminal event", r.missing))
 	}
 	if r.dups > 0 {
-		problems = append(problems, fmt.Sprintf("(b) %d duplicate terminal events", r.dups))
+		problems = append(problems, fmt.Sprintf("(b) %d duplicate terminal events, e.g. %s", r.dups, strings.Join(twice, ", ")))
 	}
 	if tl.costDups > 0 {
 		problems = append(problems, fmt.Sprintf("(c) %d ai.cost events repeat a call id", tl.costDups))
