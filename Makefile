@@ -43,10 +43,11 @@ test: deps lint
 ## chaos: the full chaos suite (build tag chaos, about 5 minutes on 2 cores): workers and the
 ## ledger as child processes, SIGKILLed, crashed after a PubAck, cut off from NATS (one node or a
 ## 3-node R3 cluster), from Postgres and from the model; after each scenario the invariants are
-## checked and one row of figures printed, the whole table at the end. make test runs the same
-## scenarios smaller.
+## checked and one row of figures printed, the whole table at the end; a failed scenario's
+## child logs are kept in $(ARTIFACTS)/chaos. make test runs the same scenarios smaller.
 chaos: deps
 	GHOSTWRITER_TEST_DATABASE_URL="$${GHOSTWRITER_TEST_DATABASE_URL:-$$(scripts/test-database)}" \
+	GHOSTWRITER_ARTIFACTS="$${GHOSTWRITER_ARTIFACTS:-$(ARTIFACTS)}" \
 		$(GO) test -tags chaos -count=1 -timeout 60m -v -run '^TestChaos$$' ./chaos
 
 ## eval: each task's saved examples against the recorded answers, as the gate runs them, with the pass tables
