@@ -110,3 +110,61 @@ func TestAppendCompletionDecodes(t *testing.T) {
 		}
 	}
 }
+
+// benchBody is a support_draft request as go-openai sends it for a saved
+// ticket, shortened.
+const benchBody = `{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a support agent's assistant.\n\nAnswer with one JSON object only:\n- \"draft\": the reply;\n- \"confidence\": 0 to 1."},{"role":"user","content":"Customer tier: enterprise\n\n\u003cticket_data\u003e\nSubject: POST /v2/exports returns 500\n\nResponse body:\n\n{\"error\":{\"code\":\"EXP-5031\"}}\n\tTraceback \u2028 caf\u00e9 \ud83d\ude00 \ud800 x\n\u003c/ticket_data\u003e"}],"max_tokens":700,"temperature":0.2,"response_format":{"type":"json_schema","json_schema":{"name":"support_draft","schema":{"type":"object","additionalProperties":false,"required":["draft"],"properties":{"draft":{"type":"string","minLength":1,"maxLength":4000},"confidence":{"type":"number","minimum":0,"maximum":1e0,"x":-0.5E+3}}},"strict":true}}}`
+
+// FuzzScanQuestion checks the one-pass scanner against the decode it
+// stands in for: whenever it answers, json.Unmarshal into chatRequest
+// accepts the body and reads the same model, words and schema name.
+func FuzzScanQuestion(f *testing.F) {
+	for _, s := range []string{
+		benchBody,
+		` {"model":null,"messages":null,"response_format":null} `,
+		`{"messages":[{"role":"user","content":[{"type":"text","text":"two words"},{"type":"image_url","image_url":{"url":"u"}},{"text":5}]}]}`,
+		`{"messages":[{"content":null},{"content":"a\u00a0b\u0085c\u000bd"}],"response_format":{"json_schema":null}}`,
+		`{"Model":"x"}`, `{"model":"a","model":"b"}`, `{"model":"caf\u00e9"}`, `{"model":"café"}`,
+		`{"messages":[{"content":"x","Content":"y"}]}`, `{"messages":[null]}`, `{"messages":[{"content":5}]}`,
+		`{"messages":[{"content":[{"text":"a","text":"b c"}]}]}`, `{"x":[[[[{"y":[1,-0,2.5e-3]}]]]],"model":"m"}`,
+		`{"response_format":{"JSON_SCHEMA":{"name":"t"}}}`, `{"response_format":{"json_schema":{"name":"triage","Name":"x"}}}`,
+		`{"model":"m"} x`, `{"model":"m",}`, `{"a":01}`, `{"a":"\x01"}`, `{"a":"\q"}`, `[]`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		q, ok := scanQuestion(body)
+		if !ok {
+			return
+		}
+		var req chatRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			t.Fatalf("scanQuestion accepted %q, which json.Unmarshal refuses: %v", body, err)
+		}
+		words, err := req.words()
+		if err != nil {
+			t.Fatalf("scanQuestion accepted %q, whose content the decode refuses: %v", body, err)
+		}
+		if want := (question{model: req.Model, words: words, schema: req.schemaName()}); q != want {
+			t.Errorf("scanQuestion(%q) = %+v, the decode reads %+v", body, q, want)
+		}
+	})
+}
+
+// TestScanQuestionAnswersUsualBodies checks that the fast path serves
+// what go-openai sends, rather than falling back every time.
+func TestScanQuestionAnswersUsualBodies(t *testing.T) {
+	q, ok := scanQuestion([]byte(benchBody))
+	if !ok || q.model != "gpt-4o-mini" || q.schema != "support_draft" || q.words == 0 {
+		t.Errorf("scanQuestion(benchBody) = %+v, %v", q, ok)
+	}
+	body, err := json.Marshal(openai.ChatCompletionRequest{Model: "m", Messages: []openai.ChatCompletionMessage{
+		{Role: "user", MultiContent: []openai.ChatMessagePart{{Type: "text", Text: "a b c"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, ok := scanQuestion(body); !ok || q.words != 3 {
+		t.Errorf("scanQuestion(%s) = %+v, %v", body, q, ok)
+	}
+}

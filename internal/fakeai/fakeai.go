@@ -276,10 +276,13 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			q = question{model: full.Model, words: requestWords(full), schema: schemaNameOf(full)}
 		}
 	} else if err == nil {
-		var req chatRequest
-		if err = json.Unmarshal(body, &req); err == nil {
-			q.model, q.schema = req.Model, req.schemaName()
-			q.words, err = req.words()
+		var sure bool
+		if q, sure = scanQuestion(body); !sure {
+			var req chatRequest
+			if err = json.Unmarshal(body, &req); err == nil {
+				q.model, q.schema = req.Model, req.schemaName()
+				q.words, err = req.words()
+			}
 		}
 	}
 
