@@ -209,11 +209,11 @@ func New(typ, source, id string, data any) (Envelope, error) {
 // Decode: ghostwriter never publishes an event its consumers would reject.
 // A failure wraps a *FieldError and means a bug in the caller.
 func Encode(env Envelope) ([]byte, error) {
-	b, err := marshalEnvelope(env)
+	b, plain, err := marshalEnvelope(env)
 	if err != nil {
 		return nil, fmt.Errorf("schemas.encode: marshal: %w", err)
 	}
-	if plainOK(b) && validFast(b) {
+	if (plain || plainOK(b)) && validFast(b) {
 		return b, nil
 	}
 	if _, err := Decode(b); err != nil {

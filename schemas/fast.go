@@ -805,21 +805,30 @@ type envelopeHead struct {
 // event ghostwriter builds is already both. Data that is not (plainOK
 // fails, or it holds whitespace between tokens, <, >, &, U+2028 or
 // U+2029) goes through json.Marshal.
-func marshalEnvelope(env Envelope) ([]byte, error) {
-	if !plainOK(env.Data) || !compactEscaped(env.Data) {
-		return json.Marshal(env)
+//
+// plain reports that the result is surely plainOK, so Encode need not
+// scan it again: the data was scanned as the envelope's property, and
+// what encoding/json writes for the head is plain (valid UTF-8, fixed
+// ASCII keys distinct from "data" in any case, no surrogate escapes, no
+// numbers); only the size is left to check (FuzzMarshalEnvelope checks
+// the claim).
+func marshalEnvelope(env Envelope) (b []byte, plain bool, err error) {
+	if !plainOKAt(env.Data, 1) || !compactEscaped(env.Data) {
+		b, err = json.Marshal(env)
+		return b, false, err
 	}
 	head, err := json.Marshal(envelopeHead{SpecVersion: env.SpecVersion, ID: env.ID, Source: env.Source, Type: env.Type,
 		Time: env.Time, Subject: env.Subject, DataContentType: env.DataContentType, DataSchema: env.DataSchema,
 		TraceParent: env.TraceParent})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	b := make([]byte, 0, len(head)+len(`,"data":`)+len(env.Data))
+	b = make([]byte, 0, len(head)+len(`,"data":`)+len(env.Data))
 	b = append(b, head[:len(head)-1]...)
 	b = append(b, `,"data":`...)
 	b = append(b, env.Data...)
-	return append(b, '}'), nil
+	b = append(b, '}')
+	return b, len(b) <= MaxEventBytes, nil
 }
 
 // compactEscaped reports whether json.Compact with HTML escaping would

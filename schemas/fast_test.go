@@ -281,6 +281,27 @@ func FuzzFastPath(f *testing.F) {
 	})
 }
 
+// BenchmarkEncode encodes each seed event in turn: the saved tickets
+// and one event of each other type, as the worker encodes its outputs.
+func BenchmarkEncode(b *testing.B) {
+	var envs []Envelope
+	for _, raw := range fastSeedDocs(b) {
+		env, err := Decode(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		envs = append(envs, env)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := Encode(envs[i%len(envs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 func BenchmarkDecode(b *testing.B) {
 	raw := fastSeedDocs(b)[0]
 	b.Run("fast", func(b *testing.B) {
@@ -301,6 +322,11 @@ func BenchmarkDecode(b *testing.B) {
 	})
 }
 
+// nested is an object nested depth levels deep.
+func nested(depth int) string {
+	return strings.Repeat(`{"a":`, depth-1) + `{}` + strings.Repeat(`}`, depth-1)
+}
+
 // FuzzMarshalEnvelope checks marshalEnvelope writes what json.Marshal
 // writes, and fails where it fails.
 func FuzzMarshalEnvelope(f *testing.F) {
@@ -312,19 +338,23 @@ func FuzzMarshalEnvelope(f *testing.F) {
 		f.Add(string(env.Data), env.ID, env.Subject, env.TraceParent)
 	}
 	for _, d := range []string{`{"a": 1}`, `{"a":"<b>"}`, `{"a":"\u2028"}`, "{\"a\":\"\u2028\"}", `{"a":"x\"y"}`, `{"a":"\\"}`,
-		`{"a":1,"a":2}`, `[1, 2]`, ` {}`, `{}`, `nope`, ``, `{"a":"é & è"}`, "{\"a\":\"\xff\"}", `{"a":"\\\""}`} {
+		`{"a":1,"a":2}`, `[1, 2]`, ` {}`, `{}`, `nope`, ``, `{"a":"é & è"}`, "{\"a\":\"\xff\"}", `{"a":"\\\""}`, `{"DATA":1}`, `{"Id":"x"}`,
+		nested(maxDepth - 1), nested(maxDepth), nested(maxDepth + 1)} {
 		f.Add(d, "id <&>", "", "")
 	}
 	f.Fuzz(func(t *testing.T, data, id, subject, trace string) {
 		env := Envelope{SpecVersion: SpecVersion, ID: id, Source: "/s", Type: TypeCost,
 			Time: time.Date(2026, 12, 4, 23, 0, 0, 5e6, time.UTC), Subject: subject, TraceParent: trace, Data: json.RawMessage(data)}
 		want, wantErr := json.Marshal(env)
-		got, err := marshalEnvelope(env)
+		got, plain, err := marshalEnvelope(env)
 		if (err != nil) != (wantErr != nil) {
 			t.Fatalf("marshalEnvelope error %v, json.Marshal error %v", err, wantErr)
 		}
 		if string(got) != string(want) {
 			t.Fatalf("marshalEnvelope wrote\n%s\njson.Marshal\n%s", got, want)
+		}
+		if plain && !plainOK(got) {
+			t.Fatalf("marshalEnvelope says plain, plainOK refuses\n%s", got)
 		}
 	})
 }

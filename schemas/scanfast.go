@@ -17,14 +17,19 @@ import (
 //
 // The property that matters, checked by FuzzScanFastPath: plainOK(raw)
 // implies scan(raw, "") == nil.
-func plainOK(raw []byte) bool {
+func plainOK(raw []byte) bool { return plainOKAt(raw, 0) }
+
+// plainOKAt is plainOK for a document that will sit at nesting depth
+// depth of another (1: a property of the top-level object): it allows
+// depth fewer levels.
+func plainOKAt(raw []byte, depth int) bool {
 	if len(raw) == 0 || len(raw) > MaxEventBytes || !utf8.Valid(raw) {
 		return false
 	}
 	keys := keyLists.Get().(*[][]byte)
 	p := plainScanner{raw: raw, keys: (*keys)[:0]}
 	p.space()
-	ok := p.value(0)
+	ok := p.value(depth)
 	p.space()
 	ok = ok && p.i == len(raw)
 	clear(p.keys[:cap(p.keys)]) // hold no document in the pool

@@ -10,15 +10,17 @@ package fakeai
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	openai "github.com/sashabaranov/go-openai"
 )
@@ -180,11 +182,108 @@ func (s *Server) Calls() int {
 	return s.calls
 }
 
+// chatRequest is what the server reads of a chat request to answer it
+// with the built-in default or a script: decoding go-openai's whole
+// request type costs several passes over every message and the schema
+// (its types decode themselves with nested json.Unmarshal calls), which
+// made the fake a third of the bench's model call. A body that is not
+// JSON, or whose model, messages or response format have the wrong
+// types, is still refused with a 400.
+type chatRequest struct {
+	Model          string        `json:"model"`
+	Messages       []chatMessage `json:"messages"`
+	ResponseFormat *struct {
+		JSONSchema *struct {
+			Name string `json:"name"`
+		} `json:"json_schema"`
+	} `json:"response_format"`
+}
+
+// chatMessage is a message's content: a string, or a list of parts, as
+// OpenAI accepts; null or absent for an assistant's tool call.
+type chatMessage struct {
+	Content any `json:"content"`
+}
+
+// errContent refuses a message content that is neither text nor parts.
+var errContent = errors.New("fakeai: message content is neither a string nor a list of parts")
+
+// words counts the words of every message, as requestWords does for the
+// decoded request, or fails when a content has neither shape.
+func (r *chatRequest) words() (int, error) {
+	n := 0
+	for _, m := range r.Messages {
+		switch c := m.Content.(type) {
+		case nil:
+		case string:
+			n += countWords(c)
+		case []any:
+			for _, p := range c {
+				part, ok := p.(map[string]any)
+				if !ok {
+					return 0, errContent
+				}
+				text, _ := part["text"].(string)
+				n += countWords(text)
+			}
+		default:
+			return 0, errContent
+		}
+	}
+	return n, nil
+}
+
+// schemaName is the requested json_schema's name, "" when none.
+func (r *chatRequest) schemaName() string {
+	if f := r.ResponseFormat; f != nil && f.JSONSchema != nil {
+		return f.JSONSchema.Name
+	}
+	return ""
+}
+
+// question is what an answer needs of the request it answers.
+type question struct {
+	model  string
+	words  int // requestWords
+	schema string
+}
+
+// bodyPool holds request bodies that are not kept (KeepRequests(false)).
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	var req openai.ChatCompletionRequest
-	if err == nil {
-		err = json.Unmarshal(body, &req)
+	s.mu.Lock()
+	keep, def := !s.forget, s.def
+	s.mu.Unlock()
+
+	var body []byte
+	var err error
+	if keep {
+		body, err = io.ReadAll(r.Body)
+	} else {
+		buf := bodyPool.Get().(*bytes.Buffer)
+		defer bodyPool.Put(buf)
+		buf.Reset()
+		_, err = buf.ReadFrom(r.Body)
+		body = buf.Bytes()
+	}
+	// A custom default is given the whole request, decoded as go-openai
+	// decodes it; otherwise only what the answer needs is decoded.
+	var q question
+	var full openai.ChatCompletionRequest
+	if err == nil && def != nil {
+		if err = json.Unmarshal(body, &full); err == nil {
+			q = question{model: full.Model, words: requestWords(full), schema: schemaNameOf(full)}
+		}
+	} else if err == nil {
+		var sure bool
+		if q, sure = scanQuestion(body); !sure {
+			var req chatRequest
+			if err = json.Unmarshal(body, &req); err == nil {
+				q.model, q.schema = req.Model, req.schemaName()
+				q.words, err = req.words()
+			}
+		}
 	}
 
 	s.mu.Lock()
@@ -194,16 +293,15 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "", "fakeai: cannot decode request body")
 		return
 	}
-	if !s.forget {
+	if !s.forget && keep {
 		s.bodies = append(s.bodies, body)
 	}
-	if req.Model != "" {
-		s.models[req.Model] = struct{}{}
+	if q.model != "" {
+		s.models[q.model] = struct{}{}
 	}
 	s.nextID++
 	id := s.nextID
 	var reply Reply
-	def := s.def
 	scripted := len(s.queue) > 0
 	if scripted {
 		reply = s.queue[0]
@@ -211,16 +309,17 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	if !scripted {
-		if def == nil {
-			def = defaultReply
-		}
-		reply = def(req)
+	switch {
+	case scripted:
+	case def != nil:
+		reply = def(full)
+	default:
+		reply = Reply{Content: contentFor(q.schema), FinishReason: string(openai.FinishReasonStop)}
 	}
-	s.serve(w, r, id, req, reply)
+	s.serve(w, r, id, q, reply)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, id int, req openai.ChatCompletionRequest, reply Reply) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, id int, q question, reply Reply) {
 	if reply.Delay > 0 {
 		t := time.NewTimer(reply.Delay)
 		defer t.Stop()
@@ -246,13 +345,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id int, req opena
 		return
 	}
 
+	h := w.Header()
 	for k, vs := range reply.Header {
 		for _, v := range vs {
-			w.Header().Add(k, v)
+			h.Add(k, v)
 		}
 	}
-	if w.Header().Get("Content-Type") == "" {
-		w.Header().Set("Content-Type", "application/json")
+	if h.Get("Content-Type") == "" {
+		h["Content-Type"] = jsonContentType
 	}
 	status := reply.Status
 	if status == 0 {
@@ -266,9 +366,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id int, req opena
 	case status >= http.StatusBadRequest:
 		writeError(w, status, "", reply.Content)
 	default:
-		writeJSON(w, status, completion(id, req, reply))
+		buf := bodyPool.Get().(*bytes.Buffer)
+		defer bodyPool.Put(buf)
+		buf.Reset()
+		buf.Write(appendCompletion(buf.AvailableBuffer(), id, time.Now().Unix(), q, reply))
+		w.WriteHeader(status)
+		_, _ = w.Write(buf.Bytes())
 	}
 }
+
+// jsonContentType is shared by every response that sets no other type;
+// net/http only reads it.
+var jsonContentType = []string{"application/json"}
 
 func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
@@ -290,21 +399,34 @@ func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {
 	}{"list", list})
 }
 
-func defaultReply(req openai.ChatCompletionRequest) Reply {
-	return Reply{Content: ContentFor(req), FinishReason: string(openai.FinishReasonStop)}
-}
-
 // ContentFor is a valid answer to req: TriageContent when it asks for the
 // triage schema, DefaultContent otherwise.
 func ContentFor(req openai.ChatCompletionRequest) string {
-	if f := req.ResponseFormat; f != nil && f.JSONSchema != nil && f.JSONSchema.Name == "triage" {
+	return contentFor(schemaNameOf(req))
+}
+
+func contentFor(schemaName string) string {
+	if schemaName == "triage" {
 		return TriageContent
 	}
 	return DefaultContent
 }
 
-func completion(id int, req openai.ChatCompletionRequest, reply Reply) openai.ChatCompletionResponse {
-	model := req.Model
+func schemaNameOf(req openai.ChatCompletionRequest) string {
+	if f := req.ResponseFormat; f != nil && f.JSONSchema != nil {
+		return f.JSONSchema.Name
+	}
+	return ""
+}
+
+// appendCompletion appends the chat completion that answers q with reply,
+// as OpenAI writes one: the first choice's message, its finish reason,
+// and the usage, with token details only when the reply sets them. It
+// writes the JSON by hand: encoding go-openai's response type cost more
+// than the rest of the fake's answer and sent Azure's content filter
+// results, which OpenAI does not.
+func appendCompletion(b []byte, id int, created int64, q question, reply Reply) []byte {
+	model := q.model
 	if model == "" {
 		model = knownModels[0]
 	}
@@ -314,43 +436,122 @@ func completion(id int, req openai.ChatCompletionRequest, reply Reply) openai.Ch
 	}
 	in, out := reply.InputTokens, reply.OutputTokens
 	if in == 0 {
-		in = requestWords(req)
+		in = q.words
 	}
 	if out == 0 {
-		out = len(strings.Fields(reply.Content)) + len(strings.Fields(reply.Refusal))
+		out = countWords(reply.Content) + countWords(reply.Refusal)
 	}
-	usage := openai.Usage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}
+	b = append(b, `{"id":"chatcmpl-fakeai-`...)
+	b = strconv.AppendInt(b, int64(id), 10)
+	b = append(b, `","object":"chat.completion","created":`...)
+	b = strconv.AppendInt(b, created, 10)
+	b = append(b, `,"model":`...)
+	b = appendString(b, model)
+	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+	b = appendString(b, reply.Content)
+	b = append(b, `,"refusal":`...)
+	if reply.Refusal == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, reply.Refusal)
+	}
+	b = append(b, `},"logprobs":null,"finish_reason":`...)
+	if finish == string(openai.FinishReasonNull) {
+		b = append(b, "null"...) // as go-openai encodes it
+	} else {
+		b = appendString(b, finish)
+	}
+	b = append(b, `}],"usage":{"prompt_tokens":`...)
+	b = strconv.AppendInt(b, int64(in), 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, int64(out), 10)
+	b = append(b, `,"total_tokens":`...)
+	b = strconv.AppendInt(b, int64(in+out), 10)
 	if reply.CachedInputTokens > 0 {
-		usage.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: reply.CachedInputTokens}
+		b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+		b = strconv.AppendInt(b, int64(reply.CachedInputTokens), 10)
+		b = append(b, '}')
 	}
 	if reply.ReasoningTokens > 0 {
-		usage.CompletionTokensDetails = &openai.CompletionTokensDetails{ReasoningTokens: reply.ReasoningTokens}
+		b = append(b, `,"completion_tokens_details":{"reasoning_tokens":`...)
+		b = strconv.AppendInt(b, int64(reply.ReasoningTokens), 10)
+		b = append(b, '}')
 	}
-	return openai.ChatCompletionResponse{
-		ID:      fmt.Sprintf("chatcmpl-fakeai-%d", id),
-		Object:  "chat.completion",
-		Created: time.Now().Unix(),
-		Model:   model,
-		Choices: []openai.ChatCompletionChoice{{
-			Index: 0,
-			Message: openai.ChatCompletionMessage{
-				Role:    openai.ChatMessageRoleAssistant,
-				Content: reply.Content,
-				Refusal: reply.Refusal,
-			},
-			FinishReason: openai.FinishReason(finish),
-		}},
-		Usage: usage,
+	return append(b, "}}\n"...)
+}
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
+// as encoding/json writes it; U+2028 and U+2029 are escaped for
+// JavaScript readers, as encoding/json does.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
 	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // requestWords is a rough token count: the words of every message.
 func requestWords(req openai.ChatCompletionRequest) int {
 	n := 0
 	for _, m := range req.Messages {
-		n += len(strings.Fields(m.Content))
+		n += countWords(m.Content)
 		for _, p := range m.MultiContent {
-			n += len(strings.Fields(p.Text))
+			n += countWords(p.Text)
+		}
+	}
+	return n
+}
+
+// countWords is len(strings.Fields(s)) without building the slice.
+func countWords(s string) int {
+	n, in := 0, false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			in = false
+		} else if !in {
+			in, n = true, n+1
 		}
 	}
 	return n

@@ -437,21 +437,61 @@ func TestListModels(t *testing.T) {
 }
 
 func TestBadRequestBody(t *testing.T) {
-	ctx, s, _ := setup(t)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+"/chat/completions", strings.NewReader("{not json"))
+	for _, body := range []string{
+		"{not json",
+		`{"model":5,"messages":[]}`,
+		`{"model":"m","messages":[{"role":"user","content":5}]}`,
+		`{"model":"m","messages":[{"role":"user","content":["text"]}]}`,
+		`{"model":"m","messages":{}}`,
+		`{"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"name":7}}}`,
+	} {
+		ctx, s, _ := setup(t)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+"/chat/completions", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status = %d, want 400", body, resp.StatusCode)
+		}
+		if s.Calls() != 1 || len(s.Requests()) != 0 {
+			t.Errorf("%s: Calls = %d, Requests = %d; want 1, 0", body, s.Calls(), len(s.Requests()))
+		}
+	}
+}
+
+// TestMultiContentWords counts the words of text parts, with the default
+// reply and with a custom default, which is given the decoded parts.
+func TestMultiContentWords(t *testing.T) {
+	ctx, s, c := setup(t)
+	req := openai.ChatCompletionRequest{Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessage{
+		{Role: openai.ChatMessageRoleSystem, Content: "two words"},
+		{Role: openai.ChatMessageRoleUser, MultiContent: []openai.ChatMessagePart{
+			{Type: openai.ChatMessagePartTypeText, Text: "three more words"},
+			{Type: openai.ChatMessagePartTypeImageURL, ImageURL: &openai.ChatMessageImageURL{URL: "https://example.com/a.png"}},
+		}},
+	}}
+	resp, err := c.CreateChatCompletion(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	if resp.Usage.PromptTokens != 5 {
+		t.Errorf("prompt_tokens = %d, want 5", resp.Usage.PromptTokens)
+	}
+	var parts int
+	s.SetDefault(func(req openai.ChatCompletionRequest) fakeai.Reply {
+		parts = len(req.Messages[1].MultiContent)
+		return fakeai.Reply{Content: "ok"}
+	})
+	if resp, err = c.CreateChatCompletion(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("status = %d, want 400", resp.StatusCode)
-	}
-	if s.Calls() != 1 || len(s.Requests()) != 0 {
-		t.Errorf("Calls = %d, Requests = %d; want 1, 0", s.Calls(), len(s.Requests()))
+	if resp.Usage.PromptTokens != 5 || parts != 2 {
+		t.Errorf("prompt_tokens = %d, parts = %d; want 5, 2", resp.Usage.PromptTokens, parts)
 	}
 }
 

@@ -34,8 +34,8 @@ import (
 //     protocol broke (a gateway page, a truncated body), not the model's
 //     text; invalid_output is left for output that arrives but fails
 //     validation, which the pipeline judges.
-//   - Anything else (go-openai refusing the request before sending it):
-//     internal.
+//   - A request that does not encode (the schema is not valid JSON), or
+//     anything else go-openai refuses before sending: internal.
 func (c *Client) classify(parent, call context.Context, meta *callMeta, err error) *pipeline.ModelError {
 	me := &pipeline.ModelError{Err: err, RetryAfter: time.Duration(meta.retryAfter.Load())}
 
@@ -64,6 +64,14 @@ func (c *Client) classify(parent, call context.Context, meta *callMeta, err erro
 			if timeout {
 				me.Code = pipeline.CodeTimeout
 			}
+			break
+		}
+		// Encoding the request failed: the schema is not valid JSON
+		// (go-openai compacts it, which validates it). Checked first: the
+		// marshaler error wraps a syntax error.
+		var marshalErr *json.MarshalerError
+		if errors.As(err, &marshalErr) {
+			me.Code, me.Detail = pipeline.CodeInternal, "schema is not valid JSON"
 			break
 		}
 		var syntaxErr *json.SyntaxError

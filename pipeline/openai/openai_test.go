@@ -311,6 +311,26 @@ func TestCompleteErrors(t *testing.T) {
 	}
 }
 
+// A schema that is not JSON fails as internal, before any request: the
+// pipeline must not retry it or call it an outage.
+func TestInvalidSchema(t *testing.T) {
+	ctx := testContext(t)
+	s, c := setup(t, nil)
+	req := draftRequest()
+	req.Schema = json.RawMessage(`{"type":"object",`)
+	_, err := c.Complete(ctx, req)
+	me := modelError(t, err)
+	if me.Code != pipeline.CodeInternal || me.Detail != "schema is not valid JSON" {
+		t.Errorf("code %q detail %q, want internal, schema is not valid JSON (err: %v)", me.Code, me.Detail, err)
+	}
+	if me.Code.Retryable() {
+		t.Error("an invalid schema is retryable")
+	}
+	if n := s.Calls(); n != 0 {
+		t.Errorf("the server got %d calls, want none", n)
+	}
+}
+
 func TestRetryableCodes(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -86,8 +86,14 @@ func clampRetryAfter(ns float64) time.Duration {
 // OpenRouter and several gateways also send. Absent or malformed values
 // stay zero, which the limiter reads as "said nothing".
 func parseRateLimit(h http.Header) pipeline.RateLimit {
+	// Most providers send none of these headers: an absent one is not
+	// parsed, since each failed parse allocates its error.
 	num := func(key string) int {
-		n, err := strconv.Atoi(strings.TrimSpace(h.Get(key)))
+		v := strings.TrimSpace(h.Get(key))
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return 0
 		}
@@ -95,6 +101,9 @@ func parseRateLimit(h http.Header) pipeline.RateLimit {
 	}
 	dur := func(key string) time.Duration {
 		v := strings.TrimSpace(h.Get(key))
+		if v == "" {
+			return 0
+		}
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
 			return min(d, maxRetryAfter)
 		}
