@@ -62,6 +62,13 @@ type Config struct {
 	// Commit names the code measured; empty means the VCS revision the
 	// binary was built with, if it was stamped with one.
 	Commit string
+	// HeapProfile, when set, is called where the bench splits the heap,
+	// right after its two collections (the end of each latency-bound
+	// window, each quiesced sample of the backlog scenario), with a name
+	// for the moment, such as "latency-c2000" or "backlog-030s": a heap
+	// profile written then (ghostwriter bench --memprofile) shows what is
+	// live, not garbage.
+	HeapProfile func(name string)
 }
 
 // AllScenarios lists the scenarios a run has by default, in the order
@@ -354,6 +361,13 @@ func commit() string {
 		rev += "-dirty"
 	}
 	return rev
+}
+
+// heapProfile calls HeapProfile, if set.
+func (c Config) heapProfile(format string, args ...any) {
+	if c.HeapProfile != nil {
+		c.HeapProfile(fmt.Sprintf(format, args...))
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -72,6 +72,8 @@ func TestSmoke(t *testing.T) {
 	}
 	if len(r.LatencyBound) != 1 || !(r.LatencyBound[0].Share > 0) || math.IsInf(r.LatencyBound[0].Share, 0) {
 		t.Errorf("latency_bound = %+v, want one row with a finite share", r.LatencyBound)
+	} else if m := r.LatencyBound[0].Mem; !(m.ServerHeapMB > 0 && m.RestHeapMB > 0 && m.StacksMB > 0 && m.Goroutines > 0) {
+		t.Errorf("latency_bound mem = %+v, want the heap split and the stacks", m)
 	}
 	if len(r.Live) != 1 || r.Live[0].P50MS == nil || r.Live[0].Sent == 0 {
 		t.Errorf("live = %+v, want one row with a p50", r.Live)
@@ -123,6 +125,9 @@ func TestBacklogSmoke(t *testing.T) {
 	b := r.Backlog
 	if b == nil || b.Samples == 0 || b.Drained == 0 || !(b.MaxMB >= b.FirstMB) || b.LoadedMB <= 0 {
 		t.Errorf("backlog = %+v, want samples of a drain", b)
+	}
+	if b != nil && (len(b.Series) == 0 || !(b.Series[0].BrokerHeapMB > 0 && b.Series[0].WorkerHeapMB > 0)) {
+		t.Errorf("backlog series = %+v, want quiesced heap samples", b.Series)
 	}
 	if len(r.Throughput)+len(r.Live)+len(r.LatencyBound) != 0 || r.Replay != nil {
 		t.Error("scenarios ran that were not named")

@@ -234,6 +234,38 @@ func (e *env) waitDrained(ctx context.Context, stream, consumer string, n, warm 
 	}
 }
 
+// quiesce pauses a durable consumer and waits until no delivery of it is
+// left unacked, so that the worker holds no ticket and makes no garbage;
+// resume ends the pause. It gives up after stallAfter.
+func (e *env) quiesce(ctx context.Context, stream, consumer string) (resume func() error, took time.Duration, err error) {
+	start := time.Now()
+	if _, err := e.js.PauseConsumer(ctx, stream, consumer, start.Add(10*stallAfter)); err != nil {
+		return nil, 0, fmt.Errorf("bench.quiesce %s: %w", consumer, err)
+	}
+	resume = func() error {
+		if _, err := e.js.ResumeConsumer(ctx, stream, consumer); err != nil {
+			return fmt.Errorf("bench.quiesce %s: resume: %w", consumer, err)
+		}
+		return nil
+	}
+	c, err := e.js.Consumer(ctx, stream, consumer)
+	for err == nil {
+		var info *jetstream.ConsumerInfo
+		if info, err = c.Info(ctx); err != nil {
+			break
+		}
+		if info.NumAckPending == 0 {
+			return resume, time.Since(start), nil
+		}
+		if time.Since(start) > stallAfter {
+			err = fmt.Errorf("%d deliveries still unacked after %v", info.NumAckPending, stallAfter)
+			break
+		}
+		err = sleep(ctx, pollEvery)
+	}
+	return nil, 0, errors.Join(fmt.Errorf("bench.quiesce %s: %w", consumer, err), resume())
+}
+
 // acked returns how many of n preloaded messages a consumer has acked.
 func (e *env) acked(ctx context.Context, stream, consumer string, n int) (int, error) {
 	left, err := e.remaining(ctx, stream, consumer)

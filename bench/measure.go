@@ -119,12 +119,43 @@ func percentiles(samples []float64, qs ...float64) []float64 {
 	return out
 }
 
+// MemSplit is where the process's Go memory is at one moment.
+type MemSplit struct {
+	// ServerHeapMB and RestHeapMB share out the live heap: what the
+	// embedded NATS server allocated, and the rest (the worker, the NATS
+	// client, the bench).
+	ServerHeapMB float64 `json:"server_heap_mb"`
+	RestHeapMB   float64 `json:"rest_heap_mb"`
+	// StacksMB is the goroutine stacks: about 32 KB for each ticket in
+	// flight, whose handler waits for the model 17 KB deep.
+	StacksMB   float64 `json:"stacks_mb"`
+	Goroutines int     `json:"goroutines"`
+}
+
+// memSplit collects garbage twice and then measures: the live heap of one
+// collection also holds what was allocated while it marked, and the heap
+// profile is published a cycle late. The caller decides whether tickets
+// may run meanwhile.
+func memSplit() MemSplit {
+	runtime.GC()
+	runtime.GC()
+	server, rest := heapSplit()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(s)
+	var stacks float64
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		stacks = float64(s[0].Value.Uint64()) / (1 << 20)
+	}
+	return MemSplit{ServerHeapMB: server, RestHeapMB: rest, StacksMB: stacks, Goroutines: runtime.NumGoroutine()}
+}
+
 // heapSplit estimates the live heap of the embedded NATS server and of
 // everything else in the process (the worker, the NATS client, the
 // bench), in MiB, as of the last garbage collection: the heap profile's
 // samples, scaled as pprof scales them, are shared out by whether their
 // stack runs through nats-server, and the shares applied to the heap's
-// live bytes. It needs the default MemProfileRate.
+// live bytes. It needs the default MemProfileRate. Read at any moment, it
+// counts garbage the sweeper has not freed yet; memSplit collects first.
 func heapSplit() (brokerMB, restMB float64) {
 	var recs []runtime.MemProfileRecord
 	n, _ := runtime.MemProfile(nil, false)

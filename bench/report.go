@@ -57,6 +57,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(r.LatencyBound) > 0 {
+		fmt.Fprintln(w, "4: memory at the end of each window, C tickets in flight, after two collections (MB):")
+		for _, lb := range r.LatencyBound {
+			m := lb.Mem
+			fmt.Fprintf(w, "   C=%d: live heap %.0f (embedded server %.0f, worker and rest %.0f), goroutine stacks %.0f (%d goroutines)\n",
+				lb.C, m.ServerHeapMB+m.RestHeapMB, m.ServerHeapMB, m.RestHeapMB, m.StacksMB, m.Goroutines)
+		}
+	}
 
 	if len(r.Live) > 0 || r.Replay != nil {
 		fmt.Fprintln(w, "\nlatency: a ticket's publish to its result's PubAck, minus the model's own time (ms)")
@@ -89,15 +97,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	if b := r.Backlog; b != nil {
 		fmt.Fprintf(w, "\nbacklog: %d tickets stored; process RSS %.0f MB before the worker started, %.0f MB at the first sample,"+
-			" %.0f MB at most and %.0f MB at the last of %d samples over %.0f s, while it drained %d (%.0f/s)\n",
-			b.N, b.LoadedMB, b.FirstMB, b.MaxMB, b.LastMB, b.Samples, b.Seconds, b.Drained, b.PerS)
+			" %.0f MB at most and %.0f MB at the last of %d samples over %.0f s, while it drained %d (%.0f/s, %.1f s paused)\n",
+			b.N, b.LoadedMB, b.FirstMB, b.MaxMB, b.LastMB, b.Samples, b.Seconds, b.Drained, b.PerS, b.PausedS)
+		fmt.Fprintln(w, "heap: live after two collections with the consumer paused and nothing in flight")
 		if b.RanOut {
 			fmt.Fprintf(w, "the backlog ran out before the %.0f s were up: give more tickets (--backlog-n) for a drain measured throughout\n", b.Seconds)
 		}
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "AT S\tACKED\tRSS MB\tHEAP MB, EMBEDDED SERVER\tHEAP MB, WORKER AND REST\t")
+		fmt.Fprintln(tw, "AT S\tACKED\tRSS MB\tHEAP MB, EMBEDDED SERVER\tHEAP MB, WORKER AND REST\tQUIESCED IN MS\t")
 		for _, m := range b.Series {
-			fmt.Fprintf(tw, "%.0f\t%d\t%.0f\t%.0f\t%.0f\t\n", m.At, m.Acked, m.RSSMB, m.BrokerHeapMB, m.WorkerHeapMB)
+			fmt.Fprintf(tw, "%.0f\t%d\t%.0f\t%.0f\t%.1f\t%.0f\t\n", m.At, m.Acked, m.RSSMB, m.BrokerHeapMB, m.WorkerHeapMB, m.QuiesceMS)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -263,6 +263,9 @@ type LatencyBound struct {
 	CPUMicros float64 `json:"cpu_us_per_msg"`
 	Preloaded int     `json:"preloaded"`
 	Seconds   float64 `json:"seconds"`
+	// Mem is where the process's memory was at the end of the window,
+	// with C tickets in flight.
+	Mem MemSplit `json:"mem"`
 }
 
 // runLatencyBound is scenario 4 for one C: enough tickets pre-loaded that
@@ -303,6 +306,8 @@ func runLatencyBound(ctx context.Context, cfg Config, c corpus, conc int) (Laten
 	}
 	took, cpu := time.Since(t0), cpuTime()-cpu0
 	mb, own := rss.MB()
+	mem := memSplit()
+	cfg.heapProfile("latency-c%d", conc)
 	if err := stop(); err != nil {
 		return LatencyBound{}, err
 	}
@@ -312,7 +317,7 @@ func runLatencyBound(ctx context.Context, cfg Config, c corpus, conc int) (Laten
 	perS := float64(done1-done0) / took.Seconds()
 	return LatencyBound{C: conc, LMS: float64(l) / float64(time.Millisecond), PerS: perS, Share: perS / ideal,
 		RSSMB: mb, RSSOwn: own, CPUMicros: float64(cpu.Microseconds()) / float64(max(done1-done0, 1)),
-		Preloaded: n, Seconds: took.Seconds()}, nil
+		Preloaded: n, Seconds: took.Seconds(), Mem: mem}, nil
 }
 
 // warmUp waits for at least d and for at least waves acks of n pre-loaded
@@ -364,28 +369,44 @@ type Backlog struct {
 	MaxMB    float64 `json:"rss_max_mb"`
 	LastMB   float64 `json:"rss_last_mb"`
 	Samples  int     `json:"samples"`
-	// Series has a sample every ten seconds, with the live heap split
-	// between the embedded server and the rest (worker, client, bench).
+	// Series has a sample about every ten seconds, with the live heap
+	// split between the embedded server and the rest (worker, client,
+	// bench), measured quiesced (see MemSample).
 	Series  []MemSample `json:"series"`
 	Drained int         `json:"drained"`
 	Seconds float64     `json:"seconds"`
-	PerS    float64     `json:"per_s"`
+	// PausedS is the part of Seconds the consumer was paused for the
+	// samples; PerS is the drain rate over the rest.
+	PausedS float64 `json:"paused_s"`
+	PerS    float64 `json:"per_s"`
 	// RanOut says the worker drained the whole backlog before the
 	// measuring time was up: the later samples are of an idle worker.
 	RanOut bool `json:"ran_out"`
 }
 
-// MemSample is the process's memory at one moment of a drain.
+// MemSample is the process's memory at one moment of a drain. The heap
+// figures are what stays live between tickets: the bench pauses the
+// drafts consumer until no delivery is left unacked, collects garbage
+// twice, splits the live heap, and resumes. Taken while tickets run, the
+// split counts tickets in flight and, worse, garbage: objects the worker
+// allocates during a mark phase survive that cycle, and a mark phase grew
+// to a second as the server's heap grew, so the worker's share seemed to
+// grow from 33 to 127 MB over 100 s while what it keeps stayed at 2 MB.
 type MemSample struct {
 	At           float64 `json:"at_s"`
 	Acked        int     `json:"acked"`
 	RSSMB        float64 `json:"rss_mb"`
 	BrokerHeapMB float64 `json:"broker_heap_mb"`
 	WorkerHeapMB float64 `json:"worker_heap_mb"`
+	// QuiesceMS is how long the paused consumer took to have nothing in
+	// flight.
+	QuiesceMS float64 `json:"quiesce_ms"`
 }
 
 // runBacklog pre-loads n tickets, then lets the worker (rules model, the
-// configured concurrency) drain them for LiveFor after Warmup.
+// configured concurrency) drain them for LiveFor after Warmup, reading the
+// RSS every half second and, about every ten seconds, what the heap keeps
+// with the worker quiesced (MemSample).
 func runBacklog(ctx context.Context, cfg Config, c corpus, n int) (Backlog, error) {
 	e, err := newEnv(ctx, liveTopology(cfg))
 	if err != nil {
@@ -416,14 +437,23 @@ func runBacklog(ctx context.Context, cfg Config, c corpus, n int) (Backlog, erro
 		return Backlog{}, err
 	}
 	t0 := time.Now()
+	var paused time.Duration
 	sample := func() error {
-		acked, err := e.acked(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, n)
+		at, rss := time.Since(t0), rssMB()
+		p0 := time.Now()
+		resume, quiet, err := e.quiesce(ctx, schemas.StreamTickets, schemas.ConsumerDrafts)
 		if err != nil {
 			return err
 		}
-		broker, rest := heapSplit()
-		out.Series = append(out.Series, MemSample{At: time.Since(t0).Seconds(), Acked: acked - done0,
-			RSSMB: rssMB(), BrokerHeapMB: broker, WorkerHeapMB: rest})
+		mem := memSplit()
+		cfg.heapProfile("backlog-%03ds", int(at.Round(time.Second).Seconds()))
+		acked, err := e.acked(ctx, schemas.StreamTickets, schemas.ConsumerDrafts, n)
+		if err = errors.Join(err, resume()); err != nil {
+			return err
+		}
+		paused += time.Since(p0)
+		out.Series = append(out.Series, MemSample{At: at.Seconds(), Acked: acked - done0,
+			RSSMB: rss, BrokerHeapMB: mem.ServerHeapMB, WorkerHeapMB: mem.RestHeapMB, QuiesceMS: ms(quiet)})
 		return nil
 	}
 	for tick := 0; time.Since(t0) < cfg.LiveFor; tick++ {
@@ -448,7 +478,8 @@ func runBacklog(ctx context.Context, cfg Config, c corpus, n int) (Backlog, erro
 	done1 := done0 + out.Series[len(out.Series)-1].Acked
 	out.Seconds = time.Since(t0).Seconds()
 	out.Drained = done1 - done0
-	out.PerS = float64(out.Drained) / out.Seconds
+	out.PausedS = paused.Seconds()
+	out.PerS = float64(out.Drained) / max(out.Seconds-out.PausedS, 1e-9)
 	out.RanOut = done1 >= n
 	return out, stop()
 }

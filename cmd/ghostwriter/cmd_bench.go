@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -36,6 +38,7 @@ func runBench(ctx context.Context, args []string, env *environ) error {
 	jsonOut := c.flags.String("json-out", "", "also write the figures as one JSON object to this file")
 	ticketsDir := c.flags.String("tickets-dir", "testdata/tickets", "folder of ticket.created data files to publish, in turn")
 	cpuProfile := c.flags.String("cpuprofile", "", "write a CPU profile of the whole run (worker, embedded server and bench) to this file, for go tool pprof")
+	memProfile := c.flags.String("memprofile", "", "write heap profiles of what is live to PREFIX-NAME.pprof: at the end of each latency-bound window, and at each quiesced sample of the backlog scenario (compare with go tool pprof -base)")
 	commit := c.flags.String("commit", "", "the commit measured, for the report (default: the revision the binary was built from, if stamped)")
 	if err := c.parse(args, env.getenv); err != nil {
 		return err
@@ -80,6 +83,9 @@ func runBench(ctx context.Context, args []string, env *environ) error {
 	cfg.Tickets = os.DirFS(*ticketsDir)
 	cfg.Progress = env.stderr
 	cfg.Commit = *commit
+	if *memProfile != "" {
+		cfg.HeapProfile = func(name string) { writeHeapProfile(*memProfile+"-"+name+".pprof", env) }
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -114,6 +120,44 @@ func runBench(ctx context.Context, args []string, env *environ) error {
 		fmt.Fprintf(env.stderr, "bench: figures written to %s (%s)\n", *jsonOut, time.Since(start).Round(time.Second))
 	}
 	return runErr
+}
+
+// writeHeapProfile writes a heap profile to path, and says on stderr
+// where the process's memory is; a failure is only reported. The bench
+// calls it right after collecting garbage.
+func writeHeapProfile(path string, env *environ) {
+	fmt.Fprintf(env.stderr, "bench: %s: %s\n", filepath.Base(path), memClasses())
+	f, err := os.Create(path)
+	if err == nil {
+		err = errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close())
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "bench: heap profile: %v\n", err)
+	}
+}
+
+// memClasses says where the process's Go memory is: the live heap, the
+// heap's objects (live and garbage not yet swept), the next collection's
+// goal, goroutine stacks, free pages kept and returned, everything the
+// runtime has mapped, and the goroutines.
+func memClasses() string {
+	names := []string{"/gc/heap/live:bytes", "/memory/classes/heap/objects:bytes", "/gc/heap/goal:bytes",
+		"/memory/classes/heap/stacks:bytes", "/memory/classes/heap/free:bytes", "/memory/classes/heap/released:bytes",
+		"/memory/classes/total:bytes", "/sched/goroutines:goroutines"}
+	s := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		s[i].Name = n
+	}
+	metrics.Read(s)
+	v := func(i int) float64 {
+		if s[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return float64(s[i].Value.Uint64())
+	}
+	const mb = 1 << 20
+	return fmt.Sprintf("live heap %.0f MB, heap objects %.0f MB, goal %.0f MB, stacks %.0f MB, free %.0f MB, released %.0f MB, Go total %.0f MB, %.0f goroutines",
+		v(0)/mb, v(1)/mb, v(2)/mb, v(3)/mb, v(4)/mb, v(5)/mb, v(6)/mb, v(7))
 }
 
 func joinInts(v []int) string {
