@@ -46,3 +46,11 @@ func (ks *keySet) has(s string) bool {
 	}
 	return false
 }
+
+// lowerASCII lower-cases an ASCII letter and leaves any other byte alone.
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
