@@ -148,23 +148,24 @@ var (
 var strongKeySet, weakKeySet = newKeySet(strongKeys), newKeySet(weakKeys)
 
 // strongNeeds lists, for each phrase of strongRE, groups of words without
-// spaces that the phrase holds: the phrase can match only text that holds a
-// word of every one of its groups. Many paragraphs hold a strong key
-// ("files", "print", "named"), few hold all the words of a phrase, and the
-// expression has no literal prefix for the regexp engine to look for.
+// spaces that the phrase holds, the rarest first: the phrase can match
+// only text that holds a word of every one of its groups. Many paragraphs
+// hold a strong key ("files", "print", "named"), few hold all the words of
+// a phrase, and the expression has no literal prefix for the regexp engine
+// to look for.
 var strongNeeds = [][][]string{
 	{{"confidentiality"}},
-	{{"this"}, {"mail", "message", "communication"}, {"attachments", "files", "documents"}},
+	{{"attachments", "files", "documents"}, {"this"}, {"mail", "message", "communication"}},
 	{{"recipient", "addressee"}, {"intended", "named"}},
 	{{"received"}, {"error", "mistake"}},
 	{{"vertrauliche"}},
-	{{"wenn"}, {"adressat", "empfänger"}},
+	{{"adressat", "empfänger"}, {"wenn"}},
 	{{"pièces", "fichiers"}},
 	{{"destinataire"}},
-	{{"este"}, {"anexos", "adjunto"}},
+	{{"anexos", "adjunto"}, {"este"}},
 	{{"destinatario"}},
 	{{"environment"}},
-	{{"think"}, {"print"}},
+	{{"print"}, {"think"}},
 	{{"umwelt"}},
 	{{"environnement"}},
 }
@@ -266,6 +267,28 @@ func mayLead(l string) bool {
 	return false
 }
 
+// paraHasKey reports whether the lower-cased text of paragraph p holds a
+// key of ks, as ks.has(strings.ToLower(paraText(lines, p))) does, line by
+// line (no key holds a line break) and without lower-casing an ASCII line
+// (keySet.hasFoldASCII).
+func paraHasKey(lines []string, p para, ks *keySet) bool {
+	for _, l := range lines[p.start:p.end] {
+		if isASCII(l) && ks.hasFoldASCII(l) || !isASCII(l) && ks.has(strings.ToLower(l)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 type para struct{ start, end int }
 
 // paragraphs returns the runs of non-blank lines.
@@ -323,12 +346,17 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 			drop[j] = true
 		}
 	}
+	// lower holds the paragraphs in lower case, made when first needed:
+	// most paragraphs hold no key, and paraHasKey tells without them.
 	lower := make([]string, len(ps))
-	for k, p := range ps {
-		lower[k] = strings.ToLower(paraText(lines, p))
+	lowerOf := func(k int) string {
+		if lower[k] == "" { // a paragraph is never blank
+			lower[k] = strings.ToLower(paraText(lines, ps[k]))
+		}
+		return lower[k]
 	}
 	for k, p := range ps {
-		if !mayStrong(lower[k]) || !strongKeySet.has(lower[k]) || !strongRE.MatchString(strings.Join(strings.Fields(lower[k]), " ")) {
+		if !paraHasKey(lines, p, strongKeySet) || !mayStrong(lowerOf(k)) || !strongRE.MatchString(strings.Join(strings.Fields(lowerOf(k)), " ")) {
 			continue
 		}
 		strong[k] = true
@@ -337,7 +365,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 			continue
 		}
 		for j := p.start; j < p.end; j++ {
-			if l := strings.ToLower(lines[j]); mayStrong(l) && strongKeySet.has(l) && strongRE.MatchString(l) {
+			if l := strings.ToLower(lines[j]); strongKeySet.has(l) && mayStrong(l) && strongRE.MatchString(l) {
 				mark(j, p.end)
 				break
 			}
@@ -345,7 +373,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 	}
 	for k := len(ps) - 1; k >= 1; k-- {
 		p := ps[k]
-		if strong[k] || separatorPara(lines, p) || weakKeySet.has(lower[k]) && weakRE.MatchString(lower[k]) {
+		if strong[k] || separatorPara(lines, p) || paraHasKey(lines, p, weakKeySet) && weakRE.MatchString(lowerOf(k)) {
 			mark(p.start, p.end)
 			continue
 		}

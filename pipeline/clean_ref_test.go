@@ -305,3 +305,32 @@ func refNeedsSqueeze(s string) bool {
 	}
 	return false
 }
+
+// FuzzKeySetFold checks keySet.hasFoldASCII against has on the lower-cased
+// text, and that no cleaning key holds a line break (paraHasKey looks for
+// them line by line).
+func FuzzKeySetFold(f *testing.F) {
+	for _, s := range []string{"", "A", "CONFIDENTIAL", "Received This", "UnSubscribe", "(C) 2025", "x\ny", "Files\tNamed"} {
+		f.Add(s)
+	}
+	lists := [][]string{strongKeys, weakKeys, {"a", "bc", "X", "\u00e9t\u00e9"}, {""}}
+	sets := make([]*keySet, len(lists))
+	for i, l := range lists {
+		sets[i] = newKeySet(l)
+	}
+	for _, k := range append(slices.Clone(strongKeys), weakKeys...) {
+		if strings.Contains(k, "\n") {
+			f.Fatalf("key %q holds a line break", k)
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isASCII(s) {
+			return
+		}
+		for i, ks := range sets {
+			if got, want := ks.hasFoldASCII(s), ks.has(strings.ToLower(s)); got != want {
+				t.Fatalf("keySet(%q).hasFoldASCII(%q) = %v, has(ToLower) = %v", lists[i], s, got, want)
+			}
+		}
+	})
+}
