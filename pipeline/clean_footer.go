@@ -273,7 +273,7 @@ func mayLead(l string) bool {
 // (keySet.hasFoldASCII).
 func paraHasKey(lines []string, p para, ks *keySet) bool {
 	for _, l := range lines[p.start:p.end] {
-		if isASCII(l) && ks.hasFoldASCII(l) || !isASCII(l) && ks.has(strings.ToLower(l)) {
+		if ascii := isASCII(l); ascii && ks.hasFoldASCII(l) || !ascii && ks.has(strings.ToLower(l)) {
 			return true
 		}
 	}
