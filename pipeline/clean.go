@@ -250,15 +250,7 @@ func emojiPart(r rune) bool {
 // zero-width joiner between two emoji stays: it makes one emoji of them.
 // No-break spaces become spaces; vertical tab and form feed become spaces.
 func filterRunes(s string, r *CleanReport) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 && c != '\t' || c >= 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	if !needsFilter(s) {
 		return s
 	}
 	var b strings.Builder
@@ -294,6 +286,31 @@ func filterRunes(s string, r *CleanReport) string {
 	return b.String()
 }
 
+// needsFilter reports whether filterRunes would change s: whether s holds
+// a rune that filterRunes drops or replaces. Text with accents, quotes or
+// emoji, but nothing to drop, comes back as it is without being rebuilt.
+func needsFilter(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' || c == 0x7f {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1,
+			r == 0x00A0 || r == 0x202F || r == 0x2007 || r == 0x200D,
+			unicode.IsControl(r) || invisible(r):
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
 func blankLines(lines []string) bool {
@@ -319,6 +336,11 @@ func nonBlank(lines []string) int {
 // identical consecutive lines, then trims and joins.
 func collapse(lines []string, r *CleanReport) string {
 	var b strings.Builder
+	n := 0
+	for _, l := range lines {
+		n += len(l) + 2
+	}
+	b.Grow(n)
 	prev := ""
 	pendingBlank := false
 	started := false
@@ -361,28 +383,58 @@ func squeeze(s string) string {
 	b.Grow(len(s))
 	b.WriteString(indent)
 	space := false
-	for _, c := range body {
-		if unicode.IsSpace(c) {
-			space = true
-			continue
+	word := 0 // start of the run of non-space runes being copied
+	for i := 0; i < len(body); {
+		c, size := rune(body[i]), 1
+		if c >= utf8.RuneSelf {
+			c, size = utf8.DecodeRuneInString(body[i:])
 		}
-		if space {
+		switch {
+		case isSpaceRune(c):
+			if !space {
+				b.WriteString(body[word:i])
+				space = true
+			}
+		case space:
 			b.WriteByte(' ')
 			space = false
+			word = i
 		}
-		b.WriteRune(c)
+		if c == utf8.RuneError && size == 1 {
+			// An invalid byte: write it as ranging over the string would.
+			b.WriteString(body[word:i])
+			b.WriteRune(c)
+			word = i + 1
+		}
+		i += size
+	}
+	if !space {
+		b.WriteString(body[word:])
 	}
 	return b.String()
 }
 
+// isSpaceRune is unicode.IsSpace, without a call for ASCII.
+func isSpaceRune(c rune) bool {
+	if c < utf8.RuneSelf {
+		return c == ' ' || '\t' <= c && c <= '\r'
+	}
+	return unicode.IsSpace(c)
+}
+
 func needsSqueeze(s string) bool {
 	prevSpace := false
-	for _, c := range s {
-		sp := unicode.IsSpace(c)
+	for i := 0; i < len(s); {
+		c, size := rune(s[i]), 1
+		if c >= utf8.RuneSelf {
+			c, size = utf8.DecodeRuneInString(s[i:])
+		}
+		sp := isSpaceRune(c)
 		if sp && (prevSpace || c != ' ') {
 			return true
 		}
 		prevSpace = sp
+		i += size
 	}
 	return false
 }
@@ -394,6 +446,9 @@ func needsSqueeze(s string) bool {
 func cutMiddle(s string, maxTokens int) (string, int) {
 	if maxTokens <= 0 {
 		return s, 0
+	}
+	if (len(s)+3)/4 <= maxTokens {
+		return s, 0 // no more runes than bytes
 	}
 	n := utf8.RuneCountInString(s)
 	if (n+3)/4 <= maxTokens {

@@ -54,7 +54,53 @@ func isMobile(l string) bool {
 	if len(t) < 10 || len(t) > 80 {
 		return false
 	}
-	return len(strings.Fields(t)) <= 8 && mobileRE.MatchString(t)
+	return mayMobile(t) && fieldCount(t) <= 8 && mobileRE.MatchString(t)
+}
+
+// mobileHeads are the first four bytes, in lower case, of every phrase
+// mobileRE opens with.
+var mobileHeads = [...]string{"sent", "von ", "gese", "envo", "envi", "invi", "verz", "get "}
+
+// mayMobile reports whether t could match mobileRE, by its first four
+// bytes: most lines start with none of mobileHeads, and the expression has
+// no literal prefix for the regexp engine to look for. It is exact: the
+// heads are ASCII, and (?i) folds an ASCII letter only with its other case,
+// the long s (ſ) and the Kelvin sign (K); a line that opens with a byte of
+// those, or of any other non-ASCII rune, goes to the expression.
+func mayMobile(t string) bool {
+	if len(t) < 4 {
+		return true
+	}
+	var h [4]byte
+	for i := range h {
+		c := t[i]
+		if c >= utf8.RuneSelf {
+			return true
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h[i] = c
+	}
+	for _, k := range mobileHeads {
+		if string(h[:]) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldCount returns len(strings.Fields(s)) without building the fields.
+func fieldCount(s string) int {
+	n, in := 0, false
+	for _, c := range s {
+		sp := unicode.IsSpace(c)
+		if !sp && !in {
+			n++
+		}
+		in = !sp
+	}
+	return n
 }
 
 func dropMobile(lines []string, r *CleanReport) []string {
@@ -101,6 +147,57 @@ var (
 
 var strongKeySet, weakKeySet = newKeySet(strongKeys), newKeySet(weakKeys)
 
+// strongNeeds lists, for each phrase of strongRE, groups of words without
+// spaces that the phrase holds, the rarest first: the phrase can match
+// only text that holds a word of every one of its groups. Many paragraphs
+// hold a strong key ("files", "print", "named"), few hold all the words of
+// a phrase, and the expression has no literal prefix for the regexp engine
+// to look for.
+var strongNeeds = [][][]string{
+	{{"confidentiality"}},
+	{{"attachments", "files", "documents"}, {"this"}, {"mail", "message", "communication"}},
+	{{"recipient", "addressee"}, {"intended", "named"}},
+	{{"received"}, {"error", "mistake"}},
+	{{"vertrauliche"}},
+	{{"adressat", "empfänger"}, {"wenn"}},
+	{{"pièces", "fichiers"}},
+	{{"destinataire"}},
+	{{"anexos", "adjunto"}, {"este"}},
+	{{"destinatario"}},
+	{{"environment"}},
+	{{"print"}, {"think"}},
+	{{"umwelt"}},
+	{{"environnement"}},
+}
+
+// mayStrong reports whether lower, a lower-cased text, could match
+// strongRE, in itself or with its white space runs folded to one space.
+// It is exact: the words hold no space, so folding spaces neither makes nor
+// breaks them; in lower-cased text the only rune that (?i) folds with one
+// of their letters is the long s (ſ), and text that holds one goes to the
+// expression (TestStrongNeedsFolding checks this for every letter).
+func mayStrong(lower string) bool {
+	if strings.Contains(lower, "ſ") {
+		return true
+	}
+	for _, groups := range strongNeeds {
+		if holdsAll(lower, groups) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsAll reports whether s holds one word of every group.
+func holdsAll(s string, groups [][]string) bool {
+	for _, g := range groups {
+		if !hasKey(s, g) {
+			return false
+		}
+	}
+	return true
+}
+
 // hasKey reports whether lower holds one of keys; keySet.has answers the
 // same in one pass.
 func hasKey(lower string, keys []string) bool {
@@ -144,6 +241,53 @@ var leadRE = regexp.MustCompile(`(?i)^\s*(?:` +
 	`having trouble (?:viewing|reading) this (?:e-?mail|message|newsletter)|` +
 	`(?:can['’]?t|cannot) see this (?:e-?mail|message)|` +
 	`if you (?:can['’]?t|cannot|are unable to) (?:see|view|read) this (?:e-?mail|message|newsletter))`)
+
+// leadHeads are the first two letters, in lower case, of every phrase of
+// leadRE.
+var leadHeads = [...]string{"vi", "im", "on", "we", "ve", "vo", "af", "ha", "ca", "if"}
+
+// mayLead reports whether l could match leadRE, by the two bytes after
+// its leading \s (ASCII white space but \v, as RE2 has it). It is exact as
+// mayMobile is: two ASCII bytes that are none of leadHeads in either case
+// start no phrase, and non-ASCII ones go to the expression.
+func mayLead(l string) bool {
+	i := 0
+	for i < len(l) && (l[i] == ' ' || l[i] == '\t' || l[i] == '\n' || l[i] == '\f' || l[i] == '\r') {
+		i++
+	}
+	if i+2 > len(l) || l[i] >= utf8.RuneSelf || l[i+1] >= utf8.RuneSelf {
+		return true
+	}
+	a, b := lowerASCII(l[i]), lowerASCII(l[i+1])
+	for _, k := range leadHeads {
+		if a == k[0] && b == k[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// paraHasKey reports whether the lower-cased text of paragraph p holds a
+// key of ks, as ks.has(strings.ToLower(paraText(lines, p))) does, line by
+// line (no key holds a line break) and without lower-casing an ASCII line
+// (keySet.hasFoldASCII).
+func paraHasKey(lines []string, p para, ks *keySet) bool {
+	for _, l := range lines[p.start:p.end] {
+		if ascii := isASCII(l); ascii && ks.hasFoldASCII(l) || !ascii && ks.has(strings.ToLower(l)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
 
 type para struct{ start, end int }
 
@@ -202,12 +346,17 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 			drop[j] = true
 		}
 	}
+	// lower holds the paragraphs in lower case, made when first needed:
+	// most paragraphs hold no key, and paraHasKey tells without them.
 	lower := make([]string, len(ps))
-	for k, p := range ps {
-		lower[k] = strings.ToLower(paraText(lines, p))
+	lowerOf := func(k int) string {
+		if lower[k] == "" { // a paragraph is never blank
+			lower[k] = strings.ToLower(paraText(lines, ps[k]))
+		}
+		return lower[k]
 	}
 	for k, p := range ps {
-		if !strongKeySet.has(lower[k]) || !strongRE.MatchString(strings.Join(strings.Fields(lower[k]), " ")) {
+		if !paraHasKey(lines, p, strongKeySet) || !mayStrong(lowerOf(k)) || !strongRE.MatchString(strings.Join(strings.Fields(lowerOf(k)), " ")) {
 			continue
 		}
 		strong[k] = true
@@ -216,7 +365,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 			continue
 		}
 		for j := p.start; j < p.end; j++ {
-			if l := strings.ToLower(lines[j]); strongKeySet.has(l) && strongRE.MatchString(l) {
+			if l := strings.ToLower(lines[j]); strongKeySet.has(l) && mayStrong(l) && strongRE.MatchString(l) {
 				mark(j, p.end)
 				break
 			}
@@ -224,7 +373,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 	}
 	for k := len(ps) - 1; k >= 1; k-- {
 		p := ps[k]
-		if strong[k] || separatorPara(lines, p) || weakKeySet.has(lower[k]) && weakRE.MatchString(lower[k]) {
+		if strong[k] || separatorPara(lines, p) || paraHasKey(lines, p, weakKeySet) && weakRE.MatchString(lowerOf(k)) {
 			mark(p.start, p.end)
 			continue
 		}
@@ -237,7 +386,7 @@ func dropDisclaimers(lines []string, r *CleanReport) []string {
 			continue
 		}
 		seen++
-		if len(lines[i]) <= 100 && leadRE.MatchString(lines[i]) && nonBlank(lines[i+1:]) > 0 {
+		if len(lines[i]) <= 100 && mayLead(lines[i]) && leadRE.MatchString(lines[i]) && nonBlank(lines[i+1:]) > 0 {
 			drop[i] = true
 		}
 	}

@@ -46,3 +46,49 @@ func (ks *keySet) has(s string) bool {
 	}
 	return false
 }
+
+// lowerASCII lower-cases an ASCII letter and leaves any other byte alone.
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// hasFoldASCII reports, for ASCII s, what has(strings.ToLower(s)) reports,
+// without lower-casing s: the keys are in lower case, and lower-casing
+// ASCII text changes A-Z only.
+func (ks *keySet) hasFoldASCII(s string) bool {
+	for _, k := range ks.short {
+		if k == "" {
+			return true
+		}
+		for i := 0; i < len(s); i++ {
+			if lowerASCII(s[i]) == k[0] {
+				return true
+			}
+		}
+	}
+	for i := 0; i+1 < len(s); i++ {
+		p := uint16(lowerASCII(s[i]))<<8 | uint16(lowerASCII(s[i+1]))
+		if ks.bits[p/64]&(1<<(p%64)) == 0 {
+			continue
+		}
+		for _, k := range ks.byPrefix[p] {
+			if len(s)-i >= len(k) && lowerEqualASCII(s[i:i+len(k)], k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// lowerEqualASCII reports whether s, lower-cased, is k.
+func lowerEqualASCII(s, k string) bool {
+	for j := 0; j < len(k); j++ {
+		if lowerASCII(s[j]) != k[j] {
+			return false
+		}
+	}
+	return true
+}

@@ -30,14 +30,39 @@ type runIndex struct {
 
 var runSeed = maphash.MakeSeed()
 
-func hashRun(words []string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(runSeed)
-	for _, w := range words {
-		h.WriteString(w)
-		h.WriteByte(' ')
+// rollMul is the multiplier of the rolling run hash: the hash of a run is
+// the polynomial sum of its words' hashes, so moving one word on costs one
+// word hash, not n (make bench: hashing every run word by word was most of
+// the leak check).
+const rollMul = 0x9E3779B97F4A7C15
+
+// eachRun calls fn with the start and the hash of every n-word run of
+// words, in order, until fn returns false.
+func eachRun(words []string, n int, fn func(start int, h uint64) bool) {
+	if n <= 0 || len(words) < n {
+		return
 	}
-	return h.Sum64()
+	pow := uint64(1) // rollMul^(n-1): the weight of a run's first word
+	for range n - 1 {
+		pow *= rollMul
+	}
+	var buf [16]uint64
+	ring := buf[:]
+	if n > len(buf) {
+		ring = make([]uint64, n)
+	}
+	var h uint64
+	for i, w := range words {
+		hw := maphash.String(runSeed, w)
+		if i >= n {
+			h -= ring[i%n] * pow // the word leaving the run
+		}
+		h = h*rollMul + hw
+		ring[i%n] = hw
+		if i+1 >= n && !fn(i+1-n, h) {
+			return
+		}
+	}
 }
 
 func newRunIndex(text string, n int) *runIndex {
@@ -46,10 +71,10 @@ func newRunIndex(text string, n int) *runIndex {
 		return x
 	}
 	x.starts = make(map[uint64][]int32, len(x.words)-n+1)
-	for i := 0; i+n <= len(x.words); i++ {
-		k := hashRun(x.words[i : i+n])
-		x.starts[k] = append(x.starts[k], int32(i))
-	}
+	eachRun(x.words, n, func(i int, h uint64) bool {
+		x.starts[h] = append(x.starts[h], int32(i))
+		return true
+	})
 	return x
 }
 
@@ -58,15 +83,17 @@ func (x *runIndex) shares(b []string) bool {
 	if len(x.words) < x.n || len(b) < x.n {
 		return false
 	}
-	for i := 0; i+x.n <= len(b); i++ {
-		run := b[i : i+x.n]
-		for _, s := range x.starts[hashRun(run)] {
-			if equalWords(x.words[s:int(s)+x.n], run) {
-				return true
+	found := false
+	eachRun(b, x.n, func(i int, h uint64) bool {
+		for _, s := range x.starts[h] {
+			if equalWords(x.words[s:int(s)+x.n], b[i:i+x.n]) {
+				found = true
+				return false
 			}
 		}
-	}
-	return false
+		return true
+	})
+	return found
 }
 
 func equalWords(a, b []string) bool {

@@ -98,20 +98,77 @@ var placeholderRE = regexp.MustCompile(`(?i)\[[a-z][a-z0-9]*_[0-9]+\]`)
 
 // eachSpan applies fn to the parts of text between placeholders.
 func eachSpan(text string, fn func(string) string) string {
-	locs := placeholderRE.FindAllStringIndex(text, -1)
-	if len(locs) == 0 {
-		return fn(text)
+	first := strings.IndexByte(text, '[')
+	if first < 0 {
+		return fn(text) // no placeholder without its opening bracket
 	}
 	var b strings.Builder
-	b.Grow(len(text))
 	prev := 0
-	for _, l := range locs {
-		b.WriteString(fn(text[prev:l[0]]))
-		b.WriteString(text[l[0]:l[1]])
-		prev = l[1]
+	for i := first; i < len(text); i++ {
+		if text[i] != '[' {
+			continue
+		}
+		end := placeholderEnd(text, i)
+		if end < 0 {
+			continue
+		}
+		if prev == 0 {
+			b.Grow(len(text))
+		}
+		b.WriteString(fn(text[prev:i]))
+		b.WriteString(text[i:end])
+		prev = end
+		i = end - 1
+	}
+	if prev == 0 {
+		return fn(text)
 	}
 	b.WriteString(fn(text[prev:]))
 	return b.String()
+}
+
+// placeholderEnd returns where the placeholder that placeholderRE matches
+// at text[i] ("[") ends, or -1 when none starts there. The expression has
+// one way to match at a place, with no choice to back out of, so walking
+// it by hand finds the same match: under (?i), [a-z] is also A-Z, the long
+// s (ſ) and the Kelvin sign (K).
+func placeholderEnd(text string, i int) int {
+	j := i + 1
+	n := placeholderRune(text[j:], false)
+	if n == 0 {
+		return -1
+	}
+	for j += n; n > 0; j += n {
+		n = placeholderRune(text[j:], true)
+	}
+	if j >= len(text) || text[j] != '_' {
+		return -1
+	}
+	j++
+	d := j
+	for j < len(text) && isDigit(text[j]) {
+		j++
+	}
+	if j == d || j >= len(text) || text[j] != ']' {
+		return -1
+	}
+	return j + 1
+}
+
+// placeholderRune returns the length of the rune s opens with when it is
+// a letter of (?i)[a-z] (or a digit, with digits), else 0.
+func placeholderRune(s string, digits bool) int {
+	switch {
+	case s == "":
+		return 0
+	case 'a' <= s[0]|0x20 && s[0]|0x20 <= 'z', digits && isDigit(s[0]):
+		return 1
+	case strings.HasPrefix(s, "\u017f"):
+		return len("\u017f")
+	case strings.HasPrefix(s, "\u212a"):
+		return len("\u212a")
+	}
+	return 0
 }
 
 // replace swaps the spans of s, sorted and disjoint, for placeholders.
@@ -335,8 +392,10 @@ func addSpans(spans [][2]int, add ...[2]int) [][2]int {
 	return spans
 }
 
-var (
-	tokenRE = regexp.MustCompile(`\b(?:` +
+// The secret expressions, each after the \b it opens with; tokenRE and
+// the others are \b and these, and are found through headRE (see there).
+const (
+	tokenExpr = `(?:` +
 		`sk-(?:proj-|ant-|live-|test-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}` +
 		`|(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}` +
 		`|gh[pousr]_[A-Za-z0-9]{20,}` +
@@ -346,11 +405,27 @@ var (
 		`|(?:AKIA|ASIA)[0-9A-Z]{16}\b` +
 		`|AIza[0-9A-Za-z_\-]{35}` +
 		`|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}` +
-		`)`)
-	bearerRE   = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)`)
-	passwordRE = regexp.MustCompile(`(?i)\b(?:password|passwort|kennwort|mot de passe|contraseña|senha|passcode|pwd)\s*(?:is|ist|est|es|é|:|=|:=)\s*["'“„«‘]?([^\s"'”“«»‘’\[\]]{6,})`)
-	keyValueRE = regexp.MustCompile(`(?i)\b(?:api[_ -]?key|api[_ -]?token|access[_ -]?token|auth[_ -]?token|client[_ -]?secret|secret[_ -]?key|secret|token)\s*[:=]\s*["']?([A-Za-z0-9_\-./+=]{12,})`)
-	pinRE      = regexp.MustCompile(`(?i)\b(?:pin(?: code| number)?|cvv2?|cvc2?|csc|security code|sicherheitscode|prüfnummer|cryptogramme|código de seguridad)\s*(?:is|ist|est|es|:|=|#)?\s*(\d{3,8})\b`)
+		`)`
+	bearerExpr   = `bearer\s+([A-Za-z0-9\-._~+/]{16,}=*)`
+	passwordExpr = `(?:password|passwort|kennwort|mot de passe|contraseña|senha|passcode|pwd)\s*(?:is|ist|est|es|é|:|=|:=)\s*["'“„«‘]?([^\s"'”“«»‘’\[\]]{6,})`
+	keyValueExpr = `(?:api[_ -]?key|api[_ -]?token|access[_ -]?token|auth[_ -]?token|client[_ -]?secret|secret[_ -]?key|secret|token)\s*[:=]\s*["']?([A-Za-z0-9_\-./+=]{12,})`
+	pinExpr      = `(?:pin(?: code| number)?|cvv2?|cvc2?|csc|security code|sicherheitscode|prüfnummer|cryptogramme|código de seguridad)\s*(?:is|ist|est|es|:|=|#)?\s*(\d{3,8})\b`
+)
+
+// Literal parts that each secret expression's matches start with: the
+// first of each alternative (tokenRE is case-sensitive, the others fold
+// case).
+var (
+	tokenKeys    = []string{"sk-", "sk_", "pk_", "rk_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza", "eyJ"}
+	passwordKeys = []string{"pass", "kennwort", "mot de passe", "contraseña", "senha", "pwd"}
+	keyValueKeys = []string{"api", "access", "auth", "client", "secret", "token"}
+	pinKeys      = []string{"pin", "cvv", "cvc", "csc", "security code", "sicherheitscode", "prüfnummer", "cryptogramme", "código de seguridad"}
+
+	tokenRE    = newHeadRE(``, tokenExpr, tokenKeys...)
+	bearerRE   = newHeadRE(`(?i)`, bearerExpr, "bearer")
+	passwordRE = newHeadRE(`(?i)`, passwordExpr, passwordKeys...)
+	keyValueRE = newHeadRE(`(?i)`, keyValueExpr, keyValueKeys...)
+	pinRE      = newHeadRE(`(?i)`, pinExpr, pinKeys...)
 )
 
 // passwordLike reports a value that is not a plain word: it has a digit,
@@ -372,58 +447,36 @@ func randomLike(v string) bool {
 	return strings.ContainsAny(v, "0123456789") && strings.IndexFunc(v, unicode.IsLetter) >= 0
 }
 
-// Literal parts that each secret pattern needs; text without them skips
-// the pattern. The lower-case ones are looked for in lower-cased text.
-var (
-	tokenKeys    = []string{"sk-", "sk_", "pk_", "rk_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza", "eyJ"}
-	passwordKeys = []string{"pass", "kennwort", "mot de passe", "contraseña", "senha", "pwd"}
-	keyValueKeys = []string{"key", "token", "secret"}
-	pinKeys      = []string{"pin", "cvv", "cvc", "csc", "security code", "sicherheitscode", "prüfnummer", "cryptogramme", "código de seguridad"}
-
-	tokenKeySet, passwordKeySet = newKeySet(tokenKeys), newKeySet(passwordKeys)
-	keyValueKeySet, pinKeySet   = newKeySet(keyValueKeys), newKeySet(pinKeys)
-)
+// secretHeads finds the heads of the secret expressions in one pass.
+var secretHeads = newHeadScanner(tokenRE, bearerRE, passwordRE, keyValueRE, pinRE)
 
 func findSecrets(s string) [][2]int {
+	var buf [32]headAt
+	at := secretHeads.scan(s, buf[:0])
+	if len(at) == 0 {
+		return nil
+	}
 	var spans [][2]int
-	if tokenKeySet.has(s) {
-		for _, m := range tokenRE.FindAllStringIndex(s, -1) {
-			spans = addSpans(spans, [2]int{m[0], m[1]})
+	for _, m := range tokenRE.findAllAt(s, at, 1<<0) {
+		spans = addSpans(spans, [2]int{m[0], m[1]})
+	}
+	for _, m := range bearerRE.findAllAt(s, at, 1<<1) {
+		spans = addSpans(spans, [2]int{m[2], m[3]})
+	}
+	for _, m := range passwordRE.findAllAt(s, at, 1<<2) {
+		v := strings.TrimRight(s[m[2]:m[3]], ".,;:)")
+		if utf8.RuneCountInString(v) >= 6 && passwordLike(v) {
+			spans = addSpans(spans, [2]int{m[2], m[2] + len(v)})
 		}
 	}
-	lower := strings.ToLower(s)
-	if strings.ContainsRune(lower, 'ſ') {
-		// The (?i) expressions below match the long s (U+017F) as s, as
-		// Unicode case folding does; so must the pre-filters, or
-		// "paſſword: …" would reach the model unmasked. (The Kelvin sign,
-		// the other such rune, ToLower already makes a k.)
-		lower = strings.ReplaceAll(lower, "ſ", "s")
-	}
-	if strings.Contains(lower, "bearer") {
-		for _, m := range bearerRE.FindAllStringSubmatchIndex(s, -1) {
-			spans = addSpans(spans, [2]int{m[2], m[3]})
+	for _, m := range keyValueRE.findAllAt(s, at, 1<<3) {
+		v := strings.TrimRight(s[m[2]:m[3]], ".")
+		if randomLike(v) {
+			spans = addSpans(spans, [2]int{m[2], m[2] + len(v)})
 		}
 	}
-	if passwordKeySet.has(lower) {
-		for _, m := range passwordRE.FindAllStringSubmatchIndex(s, -1) {
-			v := strings.TrimRight(s[m[2]:m[3]], ".,;:)")
-			if utf8.RuneCountInString(v) >= 6 && passwordLike(v) {
-				spans = addSpans(spans, [2]int{m[2], m[2] + len(v)})
-			}
-		}
-	}
-	if keyValueKeySet.has(lower) {
-		for _, m := range keyValueRE.FindAllStringSubmatchIndex(s, -1) {
-			v := strings.TrimRight(s[m[2]:m[3]], ".")
-			if randomLike(v) {
-				spans = addSpans(spans, [2]int{m[2], m[2] + len(v)})
-			}
-		}
-	}
-	if pinKeySet.has(lower) {
-		for _, m := range pinRE.FindAllStringSubmatchIndex(s, -1) {
-			spans = addSpans(spans, [2]int{m[2], m[3]})
-		}
+	for _, m := range pinRE.findAllAt(s, at, 1<<4) {
+		spans = addSpans(spans, [2]int{m[2], m[3]})
 	}
 	return spans
 }
@@ -431,69 +484,91 @@ func findSecrets(s string) [][2]int {
 var emailRE = regexp.MustCompile(`[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?)*\.\p{L}{2,24}`)
 
 func findEmails(s string) [][2]int {
-	if strings.IndexByte(s, '@') < 0 {
-		return nil
-	}
 	var spans [][2]int
-	for _, m := range emailRE.FindAllStringIndex(s, -1) {
-		start := m[0]
-		for start < m[1] && s[start] == '.' {
+	for from := 0; ; {
+		a := strings.IndexByte(s[from:], '@')
+		if a < 0 {
+			break
+		}
+		a += from
+		q, e := emailWindow(s, from, a)
+		m := emailRE.FindStringIndex(s[q:e])
+		if m == nil {
+			from = a + 1
+			continue
+		}
+		start, end := q+m[0], q+m[1]
+		from = end
+		for start < end && s[start] == '.' {
 			start++
 		}
-		if wordRuneAt(s, m[1]) {
+		if wordRuneAt(s, end) {
 			continue // a top-level domain glued to more letters or digits
 		}
-		spans = append(spans, [2]int{start, m[1]})
+		spans = append(spans, [2]int{start, end})
 	}
 	return spans
 }
 
-// runs returns the maximal stretches of s whose bytes satisfy in, that
-// start with a byte satisfying first, as byte spans.
-func runs(s string, first, in func(byte) bool) [][2]int {
-	var out [][2]int
-	for i := 0; i < len(s); i++ {
-		if !first(s[i]) {
-			continue
-		}
-		j := i + 1
-		for j < len(s) && in(s[j]) {
-			j++
-		}
-		out = append(out, [2]int{i, j})
-		i = j
+// emailWindow returns the stretch s[q:e] around the "@" at a, q >= from,
+// that holds every match of emailRE through that "@" and no other match:
+// the expression's local part and domain are runs of letters, digits and
+// a few signs, so no match crosses an ASCII byte outside them, and it has
+// no assertion that looks outside the match. Running it on the window
+// finds what FindAllStringIndex finds from the same place on, without
+// stepping through the rest of the text.
+func emailWindow(s string, from, a int) (q, e int) {
+	q = a
+	for q > from && (s[q-1] >= utf8.RuneSelf || emailLocalBytes[s[q-1]]) {
+		q--
 	}
-	return out
+	e = a + 1
+	for e < len(s) && (s[e] >= utf8.RuneSelf || emailDomainBytes[s[e]]) {
+		e++
+	}
+	return q, e
 }
 
-// digitRuns finds digits in groups joined by one space or dash.
-func digitRuns(s string) [][2]int {
+// The ASCII bytes of an address's local part and of its domain.
+var emailLocalBytes, emailDomainBytes = byteClass(func(c byte) bool { return isAlnum(c) || strings.IndexByte("._%+-", c) >= 0 }),
+	byteClass(func(c byte) bool { return isAlnum(c) || c == '.' || c == '-' })
+
+func isAlnum(c byte) bool { return isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'z' }
+
+// digitRuns finds digits in groups joined by one space or dash, in runs of
+// digits, spaces and dashes of at least minLen bytes.
+func digitRuns(s string, minLen int) [][2]int {
 	var out [][2]int
-	for _, r := range runs(s, isDigit, func(c byte) bool { return isDigit(c) || c == ' ' || c == '-' }) {
+	for r0, r1 := range byteRuns(s, &digitBytes, &groupBytes) {
+		if r1-r0 < minLen {
+			continue // its groups are shorter still
+		}
 		// cut at a double separator and drop trailing ones
-		start := r[0]
-		for i := r[0]; i < r[1]; i++ {
-			if !isDigit(s[i]) && (i+1 >= r[1] || !isDigit(s[i+1])) {
+		start := r0
+		for i := r0; i < r1; i++ {
+			if !isDigit(s[i]) && (i+1 >= r1 || !isDigit(s[i+1])) {
 				out = append(out, [2]int{start, i})
-				for i < r[1] && !isDigit(s[i]) {
+				for i < r1 && !isDigit(s[i]) {
 					i++
 				}
 				start = i
 			}
 		}
-		if start < r[1] {
-			out = append(out, [2]int{start, r[1]})
+		if start < r1 {
+			out = append(out, [2]int{start, r1})
 		}
 	}
 	return out
 }
+
+var groupBytes = byteClass(func(c byte) bool { return isDigit(c) || c == ' ' || c == '-' })
 
 // findCards looks, in every run of digit groups, for the leftmost and then
 // longest whole-group stretch of 13 to 19 digits that starts with 2 to 6
 // and passes the Luhn check.
 func findCards(s string) [][2]int {
 	var spans [][2]int
-	for _, run := range digitRuns(s) {
+	for _, run := range digitRuns(s, 13) {
 		if run[1]-run[0] < 13 {
 			continue
 		}
@@ -652,9 +727,10 @@ func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' 
 func findIPs(s string) [][2]int {
 	var six, four [][2]int
 	if strings.Count(s, ":") >= 2 {
-		sixByte := func(c byte) bool { return isHex(c) || c == ':' || c == '.' }
-		for _, r := range runs(s, sixByte, sixByte) {
-			start, end := r[0], r[1]
+		for start, end := range byteRuns(s, &sixBytes, &sixBytes) {
+			if strings.Count(s[start:end], ":") < 2 {
+				continue // trimmed, the run would hold fewer still
+			}
 			for end > start && (s[end-1] == ':' || s[end-1] == '.') {
 				end--
 			}
@@ -676,9 +752,10 @@ func findIPs(s string) [][2]int {
 		}
 	}
 	if strings.Count(s, ".") >= 3 {
-		fourByte := func(c byte) bool { return isDigit(c) || c == '.' }
-		for _, r := range runs(s, isDigit, fourByte) {
-			start, end := r[0], r[1]
+		for start, end := range byteRuns(s, &digitBytes, &fourBytes) {
+			if strings.Count(s[start:end], ".") < 3 {
+				continue // trimmed, the run would hold fewer still
+			}
 			for s[end-1] == '.' {
 				end-- // a full stop after the address
 			}
@@ -700,6 +777,40 @@ func findIPs(s string) [][2]int {
 		}
 	}
 	return mergeSpans(six, four)
+}
+
+// Byte classes of the address runs: IPv6 (hex digits, colons, dots), and
+// IPv4 (digits, then digits and dots).
+var sixBytes, digitBytes, fourBytes = byteClass(func(c byte) bool { return isHex(c) || c == ':' || c == '.' }),
+	byteClass(isDigit), byteClass(func(c byte) bool { return isDigit(c) || c == '.' })
+
+func byteClass(in func(byte) bool) (t [256]bool) {
+	for c := range 256 {
+		t[c] = in(byte(c))
+	}
+	return t
+}
+
+// byteRuns yields the maximal stretches of s whose bytes are in, that
+// start with a byte in first, as byte offsets, one at a time: without a
+// slice of them or a call per byte, since most words hold a hex digit and
+// so make an IPv6 run.
+func byteRuns(s string, first, in *[256]bool) func(yield func(int, int) bool) {
+	return func(yield func(int, int) bool) {
+		for i := 0; i < len(s); i++ {
+			if !first[s[i]] {
+				continue
+			}
+			j := i + 1
+			for j < len(s) && in[s[j]] {
+				j++
+			}
+			if !yield(i, j) {
+				return
+			}
+			i = j
+		}
+	}
 }
 
 // mergeSpans merges two sorted lists of disjoint spans; where a span of

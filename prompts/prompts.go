@@ -98,6 +98,10 @@ type Rendered struct {
 // prompt through the untrusted function, which delimits it.
 func (p *Prompt) Render(in Input) (Rendered, error) {
 	var sys, usr bytes.Buffer
+	// Sized for the template text and the ticket's, so the buffers do
+	// not grow step by step.
+	sys.Grow(len(p.SystemTemplate) + len(p.Canary) + 64)
+	usr.Grow(len(p.UserTemplate) + len(in.Ticket.Subject) + len(in.Ticket.Body) + 256)
 	in.Canary = p.Canary
 	if err := p.system.Execute(&sys, in); err != nil {
 		return Rendered{}, fmt.Errorf("prompts.render %s/%s system: %w", p.Task, p.Version, err)
@@ -160,9 +164,11 @@ var delimiter = regexp.MustCompile(`(?i)<\s*/?\s*ticket_data\s*>`)
 // Untrusted delimits text as data the model must not obey. Any delimiter
 // inside the text is defused so the text cannot close the block early.
 func Untrusted(text string) string {
-	text = delimiter.ReplaceAllStringFunc(text, func(m string) string {
-		return strings.NewReplacer("<", "‹", ">", "›").Replace(m)
-	})
+	if strings.IndexByte(text, '<') >= 0 { // every delimiter opens with one
+		text = delimiter.ReplaceAllStringFunc(text, func(m string) string {
+			return strings.NewReplacer("<", "‹", ">", "›").Replace(m)
+		})
+	}
 	return UntrustedOpen + "\n" + text + "\n" + UntrustedClose
 }
 
