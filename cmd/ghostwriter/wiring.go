@@ -292,6 +292,7 @@ func (c *command) topologyFlags() *consumers.Topology {
 	c.flags.IntVar(&t.Replicas, "replicas", t.Replicas, "replicas of each stream and bucket (3 in a cluster)")
 	c.flags.DurationVar(&t.Drafts.AckWait, "ack-wait", t.Drafts.AckWait, "redeliver a ticket after this long without an ack or heartbeat")
 	c.flags.IntVar(&t.Drafts.MaxDeliver, "max-deliver", t.Drafts.MaxDeliver, "deliveries of one ticket before it is reported failed")
+	c.flags.DurationVar(&t.TasksTTL, "tasks-ttl", t.TasksTTL, "how long finished tasks (and replays) are remembered: a copy of a ticket arriving later costs a model call again; the broker keeps about 90 bytes of memory per remembered task")
 	return &t
 }
 
