@@ -282,8 +282,16 @@ func (h *harness) settled(within time.Duration) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	// The consumer's pending count may lag a publish that has its PubAck:
+	// settled also waits until the last ticket on the stream was delivered.
+	var last uint64
+	if stream, err := h.js.Stream(h.ctx, schemas.StreamTickets); err == nil {
+		if m, err := stream.GetLastMsgForSubject(h.ctx, schemas.TypeTicketCreated); err == nil {
+			last = m.Sequence
+		}
+	}
 	h.waitFor("the drafts consumer to settle", within, func() bool {
 		info, err := c.Info(h.ctx)
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream >= last
 	})
 }
