@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"runtime"
@@ -140,13 +141,39 @@ func memSplit() MemSplit {
 	runtime.GC()
 	runtime.GC()
 	server, rest := heapSplit()
-	s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
-	metrics.Read(s)
-	var stacks float64
-	if s[0].Value.Kind() == metrics.KindUint64 {
-		stacks = float64(s[0].Value.Uint64()) / (1 << 20)
-	}
+	stacks := readMetrics("/memory/classes/heap/stacks:bytes")[0] / mib
 	return MemSplit{ServerHeapMB: server, RestHeapMB: rest, StacksMB: stacks, Goroutines: runtime.NumGoroutine()}
+}
+
+const mib = 1 << 20
+
+// readMetrics reads runtime metrics of kind uint64; one this Go does not
+// have reads 0.
+func readMetrics(names ...string) []float64 {
+	s := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		s[i].Name = n
+	}
+	metrics.Read(s)
+	v := make([]float64, len(s))
+	for i := range s {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			v[i] = float64(s[i].Value.Uint64())
+		}
+	}
+	return v
+}
+
+// MemClasses says where the process's Go memory is now: the live heap, the
+// heap's objects (live and garbage not yet swept), the next collection's
+// goal, goroutine stacks, free pages kept and returned, everything the
+// runtime has mapped, and the goroutines.
+func MemClasses() string {
+	v := readMetrics("/gc/heap/live:bytes", "/memory/classes/heap/objects:bytes", "/gc/heap/goal:bytes",
+		"/memory/classes/heap/stacks:bytes", "/memory/classes/heap/free:bytes", "/memory/classes/heap/released:bytes",
+		"/memory/classes/total:bytes", "/sched/goroutines:goroutines")
+	return fmt.Sprintf("live heap %.0f MB, heap objects %.0f MB, goal %.0f MB, stacks %.0f MB, free %.0f MB, released %.0f MB, Go total %.0f MB, %.0f goroutines",
+		v[0]/mib, v[1]/mib, v[2]/mib, v[3]/mib, v[4]/mib, v[5]/mib, v[6]/mib, v[7])
 }
 
 // heapSplit estimates the live heap of the embedded NATS server and of
@@ -187,12 +214,7 @@ func heapSplit() (brokerMB, restMB float64) {
 	if broker+rest == 0 {
 		return 0, 0
 	}
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(sample)
-	if sample[0].Value.Kind() != metrics.KindUint64 {
-		return 0, 0
-	}
-	live := float64(sample[0].Value.Uint64()) / (1 << 20)
+	live := readMetrics("/gc/heap/live:bytes")[0] / mib
 	return live * broker / (broker + rest), live * rest / (broker + rest)
 }
 

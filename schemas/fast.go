@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -785,20 +784,6 @@ func validDataFast(typ string, data []byte) bool {
 	return p.i == len(data)
 }
 
-// envelopeHead is Envelope without its data, marshalled by encoding/json
-// in the same order and form; marshalEnvelope appends the data after it.
-type envelopeHead struct {
-	SpecVersion     string    `json:"specversion"`
-	ID              string    `json:"id"`
-	Source          string    `json:"source"`
-	Type            string    `json:"type"`
-	Time            time.Time `json:"time"`
-	Subject         string    `json:"subject,omitempty"`
-	DataContentType string    `json:"datacontenttype,omitempty"`
-	DataSchema      string    `json:"dataschema,omitempty"`
-	TraceParent     string    `json:"traceparent,omitempty"`
-}
-
 // marshalEnvelope is json.Marshal(env), byte for byte (FuzzMarshalEnvelope),
 // without encoding/json's second pass over the data: a RawMessage is
 // compacted and HTML-escaped again as it is copied, and the data of an
@@ -817,15 +802,17 @@ func marshalEnvelope(env Envelope) (b []byte, plain bool, err error) {
 		b, err = json.Marshal(env)
 		return b, false, err
 	}
-	head, err := json.Marshal(envelopeHead{SpecVersion: env.SpecVersion, ID: env.ID, Source: env.Source, Type: env.Type,
-		Time: env.Time, Subject: env.Subject, DataContentType: env.DataContentType, DataSchema: env.DataSchema,
-		TraceParent: env.TraceParent})
+	// The envelope without its data ends in the data field, last in
+	// Envelope: cut its null and append the data instead.
+	head := env
+	head.Data = nil
+	h, err := json.Marshal(head)
 	if err != nil {
 		return nil, false, err
 	}
-	b = make([]byte, 0, len(head)+len(`,"data":`)+len(env.Data))
-	b = append(b, head[:len(head)-1]...)
-	b = append(b, `,"data":`...)
+	h = h[:len(h)-len(`null}`)]
+	b = make([]byte, 0, len(h)+len(env.Data)+1)
+	b = append(b, h...)
 	b = append(b, env.Data...)
 	b = append(b, '}')
 	return b, len(b) <= MaxEventBytes, nil

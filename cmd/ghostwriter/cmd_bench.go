@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -126,7 +125,7 @@ func runBench(ctx context.Context, args []string, env *environ) error {
 // where the process's memory is; a failure is only reported. The bench
 // calls it right after collecting garbage.
 func writeHeapProfile(path string, env *environ) {
-	fmt.Fprintf(env.stderr, "bench: %s: %s\n", filepath.Base(path), memClasses())
+	fmt.Fprintf(env.stderr, "bench: %s: %s\n", filepath.Base(path), bench.MemClasses())
 	f, err := os.Create(path)
 	if err == nil {
 		err = errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close())
@@ -134,30 +133,6 @@ func writeHeapProfile(path string, env *environ) {
 	if err != nil {
 		fmt.Fprintf(env.stderr, "bench: heap profile: %v\n", err)
 	}
-}
-
-// memClasses says where the process's Go memory is: the live heap, the
-// heap's objects (live and garbage not yet swept), the next collection's
-// goal, goroutine stacks, free pages kept and returned, everything the
-// runtime has mapped, and the goroutines.
-func memClasses() string {
-	names := []string{"/gc/heap/live:bytes", "/memory/classes/heap/objects:bytes", "/gc/heap/goal:bytes",
-		"/memory/classes/heap/stacks:bytes", "/memory/classes/heap/free:bytes", "/memory/classes/heap/released:bytes",
-		"/memory/classes/total:bytes", "/sched/goroutines:goroutines"}
-	s := make([]metrics.Sample, len(names))
-	for i, n := range names {
-		s[i].Name = n
-	}
-	metrics.Read(s)
-	v := func(i int) float64 {
-		if s[i].Value.Kind() != metrics.KindUint64 {
-			return 0
-		}
-		return float64(s[i].Value.Uint64())
-	}
-	const mb = 1 << 20
-	return fmt.Sprintf("live heap %.0f MB, heap objects %.0f MB, goal %.0f MB, stacks %.0f MB, free %.0f MB, released %.0f MB, Go total %.0f MB, %.0f goroutines",
-		v(0)/mb, v(1)/mb, v(2)/mb, v(3)/mb, v(4)/mb, v(5)/mb, v(6)/mb, v(7))
 }
 
 func joinInts(v []int) string {

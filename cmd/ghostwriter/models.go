@@ -13,7 +13,6 @@ import (
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/openai"
 	"github.com/ghostwriter-ai/ghostwriter/pipeline/rules"
 	"github.com/ghostwriter-ai/ghostwriter/prompts"
-	"github.com/ghostwriter-ai/ghostwriter/schemas"
 )
 
 // flagProvider names the provider that --openai-base-url and
@@ -23,20 +22,6 @@ const flagProvider = "openai"
 // loadPrompts loads every prompt: from --prompts-dir, or the built-in copy.
 func (wc *workerConfig) loadPrompts() (*prompts.Set, error) {
 	return prompts.Load(promptsFS(wc.promptsDir))
-}
-
-// loadPrompt returns the support_draft prompt the workers run, and every
-// prompt loaded, for replays that ask for another version.
-func (wc *workerConfig) loadPrompt() (*prompts.Prompt, *prompts.Set, error) {
-	set, err := wc.loadPrompts()
-	if err != nil {
-		return nil, nil, err
-	}
-	prompt, err := set.Get(schemas.TaskSupportDraft.Name, wc.promptVersion)
-	if err != nil {
-		return nil, nil, usageError{err}
-	}
-	return prompt, set, nil
 }
 
 // modelsConfig is the models section of the config file when it has one;
